@@ -1,0 +1,1 @@
+"""Trio actors: supervisor, feeds, market actors, risk, reconciliation, alerts, dashboard."""

@@ -1,0 +1,1 @@
+"""Kalshi <-> Polymarket arbitrage: the pure core, venue adapters and simulators."""
