@@ -1,0 +1,1 @@
+"""Simulated Kalshi and Polymarket exchanges that speak the real wire protocols."""
