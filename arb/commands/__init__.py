@@ -1,0 +1,1 @@
+"""One module per ``arb`` sub-command; each defines NAME, HELP, add_arguments(parser) and run(args)."""

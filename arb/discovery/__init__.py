@@ -1,0 +1,1 @@
+"""Market discovery and cross-venue matching."""

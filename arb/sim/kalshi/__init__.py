@@ -1,0 +1,1 @@
+"""Simulated Kalshi exchange: matching core and wire front ends."""

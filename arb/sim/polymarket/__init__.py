@@ -1,0 +1,1 @@
+"""Simulated Polymarket exchange: CLOB core, REST, websockets and a Gamma subset."""

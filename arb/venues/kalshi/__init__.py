@@ -1,0 +1,1 @@
+"""Kalshi Trade API v2 adapter: RSA-PSS auth, REST, websocket feed."""
