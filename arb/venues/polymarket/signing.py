@@ -218,6 +218,8 @@ class PolymarketSigner:
             raise SigningError(f"chain_id {chain_id} is neither Polygon (137) nor Amoy (80002)")
         body = private_key[2:] if private_key[:2] in ("0x", "0X") else private_key
         try:
+            if len(body) != 64:
+                raise ValueError("not 32 bytes")
             key = coincurve.PrivateKey(bytes.fromhex(body))
         except ValueError:
             raise SigningError("private key is not a valid 32-byte secp256k1 key") from None
