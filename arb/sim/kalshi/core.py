@@ -178,6 +178,8 @@ class SimMarket:
     last_price: Price = Price(0)
     last_trade_size: Qty = Qty(0)
     volume: Qty = Qty(0)
+    traded_value: Money = Money(0)
+    """Dollars traded (YES price x count), micro-dollars."""
     open_interest: Qty = Qty(0)
     result: str = ""
 
@@ -606,6 +608,7 @@ class KalshiExchange:
             self._book_fill(order, is_taker, count, price, market, trade_id, now)
         market.last_price, market.last_trade_size = price, count
         market.volume = Qty(market.volume + count)
+        market.traded_value = Money(market.traded_value + mul(price, count, Round.UP))
         market.updated_ms = now
         self._emit(TradeHappened(market.ticker, market.market_id, trade_id, price, count,
                                  taker.book_side, now))
