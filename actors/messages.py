@@ -13,17 +13,14 @@ import attrs
 import trio
 
 from arb.domain import Instrument, Side, Venue
+from arb.ledger import RiskState as BreakerState
 from arb.money import Money, Price, Qty
 from arb.venues.protocol import VenueStatus
 
-
-class BreakerState(enum.Enum):
-    ACTIVE = "active"
-    """Entries allowed within limits."""
-    REDUCING = "reducing"
-    """No new entries; cancels, completions and unwinds still allowed."""
-    HALTED = "halted"
-    """Trading scope cancelled; only cancels and reconciliation run. Reset by an operator."""
+__all__ = ["BreakerState"]
+"""``BreakerState`` is the ledger's ``RiskState`` (ACTIVE, REDUCING, HALTED): persisted as is.
+ACTIVE allows entries within limits; REDUCING allows no new entries but cancels, completions and
+unwinds; HALTED cancels the trading scope, and only an operator resets it."""
 
 
 class DenyReason(enum.Enum):
@@ -117,6 +114,20 @@ class LegFilled:
     qty: Qty
     price: Price
     fee: Money
+
+
+@attrs.frozen
+class FillReverted:
+    """A provisional fill failed (ghost fill): take ``qty`` back out of exposure."""
+
+    execution_id: str
+    pair_id: str
+    event_key: str
+    client_id: str
+    instrument: Instrument
+    side: Side
+    qty: Qty
+    price: Price
 
 
 @attrs.frozen
@@ -222,7 +233,7 @@ class Halt:
     reason: str
 
 
-RiskMessage = (Reserve | LegFilled | LegOutcomeUnknown | LegResolved | LossRealised
+RiskMessage = (Reserve | LegFilled | FillReverted | LegOutcomeUnknown | LegResolved | LossRealised
                | ErrorOccurred | ExecutionFinished | UnwindFailed | BalanceObserved
                | VenueStatusObserved | Reconciled | ResetBreaker | AcknowledgeDrift
                | SetTradingEnabled)

@@ -18,7 +18,7 @@
 #
 # Breaker: ACTIVE -> REDUCING -> HALTED, only ever escalated automatically (daily loss and
 # consecutive errors halt; consecutive losses, an over-limit fill and a failed unwind reduce),
-# persisted through the journal on every change, and reset by ``ResetBreaker`` only, never by a
+# persisted in the ledger on every change, and reset by ``ResetBreaker`` only, never by a
 # timer. A reconciliation with drift is a separate gate (REDUCING until a clean pass or an
 # operator acknowledgement), so a clean pass never clears a breaker an operator must reset.
 #
@@ -34,7 +34,6 @@ import attrs
 import trio
 
 from actors.alerts import Alert, AlertHub, Severity
-from actors.journal import Journal, PersistedRisk
 from actors.messages import (
     AcknowledgeDrift,
     BalanceObserved,
@@ -44,6 +43,7 @@ from actors.messages import (
     ErrorOccurred,
     ExecutionFinished,
     ExecutionOutcome,
+    FillReverted,
     Granted,
     Halt,
     LegFilled,
@@ -59,6 +59,7 @@ from actors.messages import (
     VenueStatusObserved,
 )
 from arb.domain import Side, Venue
+from arb.ledger import Ledger, RiskRecord
 from arb.money import Money, Round, format_fixed, mul
 from arb.venues.protocol import VenueStatus
 
@@ -125,7 +126,7 @@ class RiskActor:
     """The single owner of exposure, limits, realised loss and the breaker."""
 
     limits: RiskLimits
-    journal: Journal
+    ledger: Ledger
     inbox: trio.MemoryReceiveChannel[RiskMessage]
     halt: trio.MemorySendChannel[Halt]
     """To the supervisor; capacity >= 1. A pending Halt makes further ones redundant."""
@@ -166,11 +167,11 @@ class RiskActor:
                 self.handle(message)
 
     def _restore(self) -> None:
-        saved = self.journal.load_risk_state()
+        saved = self.ledger.risk_state()
         if saved is None:
             self._persist()
             return
-        self.breaker, self.reason = saved.breaker, saved.reason
+        self.breaker, self.reason = saved.state, saved.reason
         self.consecutive_errors = saved.consecutive_errors
         self.consecutive_losses = saved.consecutive_losses
         if saved.day == self.day:
@@ -179,8 +180,8 @@ class RiskActor:
             self._send_halt(f"breaker restored HALTED: {self.reason}")
 
     def _persist(self) -> None:
-        self.journal.save_risk_state(PersistedRisk(
-            breaker=self.breaker, reason=self.reason, day=self.day, daily_loss=self.daily_loss,
+        self.ledger.save_risk_state(RiskRecord(
+            state=self.breaker, reason=self.reason, day=self.day, daily_loss=self.daily_loss,
             consecutive_errors=self.consecutive_errors,
             consecutive_losses=self.consecutive_losses))
 
@@ -199,6 +200,8 @@ class RiskActor:
                         self._release(message.execution_id)
             case LegFilled():
                 self._filled(message)
+            case FillReverted():
+                self._reverted(message)
             case LegOutcomeUnknown():
                 res = self._reservations.get(message.execution_id)
                 if res is not None:
@@ -375,6 +378,15 @@ class RiskActor:
             if used > limit:
                 self._escalate(BreakerState.REDUCING,
                                f"exposure {usd(used)} over limit {usd(limit)} on {what}")
+
+    def _reverted(self, m: FillReverted) -> None:
+        key = (m.pair_id, m.event_key, m.instrument.venue)
+        amount = Money(mul(m.price, m.qty, Round.UP))
+        sign = -1 if m.side is Side.BUY else 1
+        self._committed[key] = Money(max(0, self._committed.get(key, 0) + sign * amount))
+        if m.instrument.venue in self._balances:
+            self._balances[m.instrument.venue] = Money(
+                self._balances[m.instrument.venue] - sign * amount)
 
     def _loss(self, m: LossRealised) -> None:
         self.daily_loss = Money(self.daily_loss + m.amount)
