@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import attrs
@@ -73,3 +74,52 @@ def openapi(shared_dir: Path) -> dict:
 @pytest.fixture(scope="session")
 def asyncapi(shared_dir: Path) -> dict:
     return _load(shared_dir, "asyncapi.yaml")
+
+
+def _nullable_to_jsonschema(node):
+    """OpenAPI 3.0 ``nullable: true`` -> JSON Schema ``type: [T, "null"]`` (recursively)."""
+    if isinstance(node, dict):
+        out = {k: _nullable_to_jsonschema(v) for k, v in node.items() if k != "nullable"}
+        if node.get("nullable"):
+            if "type" in out:
+                out["type"] = [out["type"], "null"]
+            else:
+                out = {"anyOf": [out, {"type": "null"}]}
+        return out
+    if isinstance(node, list):
+        return [_nullable_to_jsonschema(v) for v in node]
+    return node
+
+
+@pytest.fixture(scope="session")
+def openapi_validate(openapi: dict) -> Callable[[str, object], None]:
+    """``openapi_validate(schema_name, body)``: raise unless ``body`` matches the component."""
+    import jsonschema
+
+    root = _nullable_to_jsonschema(openapi)
+
+    def check(name: str, body: object) -> None:
+        schema = {"$ref": f"#/components/schemas/{name}", "components": root["components"]}
+        jsonschema.validate(body, schema)
+    return check
+
+
+@pytest.fixture(scope="session")
+def asyncapi_validate(asyncapi: dict) -> Callable[[str, object], None]:
+    """``asyncapi_validate(payload_schema_name, frame)`` for websocket frames."""
+    import jsonschema
+
+    def check(name: str, frame: object) -> None:
+        schema = {"$ref": f"#/components/schemas/{name}", "components": asyncapi["components"]}
+        jsonschema.validate(frame, schema, format_checker=jsonschema.FormatChecker())
+    return check
+
+
+@pytest.fixture
+async def kalshi_server(wall_exchange: KalshiExchange, nursery):
+    """The sample exchange served on a loopback port (rate limits off; tested on their own)."""
+    from arb.sim.kalshi.ratelimit import RateLimiter
+    from arb.sim.kalshi.runner import serve_kalshi_sim
+
+    return await nursery.start(partial(serve_kalshi_sim, wall_exchange,
+                                       limiter=RateLimiter(enabled=False)))

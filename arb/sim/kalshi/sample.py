@@ -48,7 +48,11 @@ def list_sample(exchange: KalshiExchange, tip_off: datetime = TIP_OFF) -> None:
 
 
 def sample_exchange(clock: Callable[[], int] | None = None, seed: int = 7) -> KalshiExchange:
-    """A fresh exchange with the sample listing (wall-clock time unless ``clock`` is given)."""
+    """A fresh exchange with the sample listing, tipping off at the clock's current time.
+
+    Wall-clock time unless ``clock`` (Unix ms) is given; markets are open from a day before
+    tip-off until four hours after, whatever the date in the tickers says.
+    """
     exchange = KalshiExchange(seed=seed) if clock is None else KalshiExchange(clock=clock, seed=seed)
-    list_sample(exchange)
+    list_sample(exchange, datetime.fromtimestamp(exchange.clock() / 1000, UTC))
     return exchange
