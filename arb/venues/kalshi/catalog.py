@@ -194,6 +194,7 @@ class KalshiCatalogClient:
 
     http: httpx.AsyncClient
     max_pages: int = MAX_PAGES
+    page_limit: int = PAGE_LIMIT
 
     async def _get(self, path: str, params: dict[str, Any], what: str) -> Any:
         try:
@@ -217,7 +218,7 @@ class KalshiCatalogClient:
         seen: set[str] = set()
         for page in range(self.max_pages):
             params: dict[str, Any] = {"series_ticker": series_ticker, "status": "open",
-                                      "with_nested_markets": "true", "limit": PAGE_LIMIT}
+                                      "with_nested_markets": "true", "limit": self.page_limit}
             if cursor:
                 params["cursor"] = cursor
             what = f"/events series {series_ticker} page {page + 1}"
@@ -243,9 +244,10 @@ class KalshiCatalogClient:
 @asynccontextmanager
 async def open_kalshi_catalog(base_url: str, *, transport: httpx.AsyncBaseTransport | None = None,
                               request_timeout: float = 10.0,
-                              max_pages: int = MAX_PAGES) -> AsyncIterator[KalshiCatalogClient]:
+                              max_pages: int = MAX_PAGES,
+                              page_limit: int = PAGE_LIMIT) -> AsyncIterator[KalshiCatalogClient]:
     """A listing client for ``base_url`` (scheme and host, e.g. ``https://external-api.kalshi.com``)."""
     async with httpx.AsyncClient(base_url=base_url.rstrip("/"), transport=transport,
                                  timeout=request_timeout,
                                  headers={"Accept": "application/json"}) as http:
-        yield KalshiCatalogClient(http, max_pages)
+        yield KalshiCatalogClient(http, max_pages, page_limit)

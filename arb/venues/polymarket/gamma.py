@@ -247,6 +247,7 @@ class GammaClient:
 
     http: httpx.AsyncClient
     max_pages: int = MAX_PAGES
+    page_limit: int = PAGE_LIMIT
 
     async def events(self, tag_slug: str, *, start: datetime | None = None,
                      end: datetime | None = None) -> GammaPage:
@@ -263,7 +264,7 @@ class GammaClient:
         problems: list[ListingProblem] = []
         for page in range(self.max_pages):
             params: dict[str, Any] = {"tag_slug": tag_slug, "closed": "false",
-                                      "limit": PAGE_LIMIT, "offset": page * PAGE_LIMIT}
+                                      "limit": self.page_limit, "offset": page * self.page_limit}
             if start is not None:
                 params["end_date_min"] = start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             if end is not None:
@@ -282,7 +283,7 @@ class GammaClient:
             got = parse_events(body, where=f"gamma {what}")
             events.extend(got.events)
             problems.extend(got.problems)
-            if len(body) < PAGE_LIMIT:
+            if len(body) < self.page_limit:
                 return GammaPage(tuple(events), tuple(problems))
         raise GammaError(f"gamma /events tag {tag_slug}: more than {self.max_pages} pages; "
                          f"refusing to continue")
@@ -291,9 +292,10 @@ class GammaClient:
 @asynccontextmanager
 async def open_gamma(base_url: str, *, transport: httpx.AsyncBaseTransport | None = None,
                      request_timeout: float = 10.0,
-                     max_pages: int = MAX_PAGES) -> AsyncIterator[GammaClient]:
+                     max_pages: int = MAX_PAGES,
+                     page_limit: int = PAGE_LIMIT) -> AsyncIterator[GammaClient]:
     """A Gamma client for ``base_url`` (e.g. ``https://gamma-api.polymarket.com``)."""
     async with httpx.AsyncClient(base_url=base_url.rstrip("/"), transport=transport,
                                  timeout=request_timeout,
                                  headers={"Accept": "application/json"}) as http:
-        yield GammaClient(http, max_pages)
+        yield GammaClient(http, max_pages, page_limit)
