@@ -18,8 +18,8 @@
 #   ``synchronous=FULL`` makes SQLite fsync the WAL on every commit. NORMAL would survive a process
 #   kill (the WAL pages are in the OS cache) but not a power cut or kernel panic, and an intent
 #   that vanishes with the machine is an order nobody reconciles. ``scripts/bench_ledger.py``
-#   measures both; FULL costs one fsync per write on the hot path, which is small next to the
-#   venue round trip.
+#   measures both: on this host's ext4, FULL ~0.2 ms median (p99 0.6-4 ms) per intent or fill,
+#   NORMAL ~0.02 ms; one fsync per write is small next to a 50-200 ms venue round trip.
 # - Fills are unique by (venue, trade id). A fill seen again is a no-op; provisional -> confirmed
 #   is an upgrade; FAILED voids it; a confirmed fill can never fail, and a trade id seen with other
 #   economics is a conflict that stops the caller (fail closed).
