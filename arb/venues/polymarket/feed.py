@@ -23,7 +23,8 @@
 #   duplicate subscribe is ignored by the venue). A frame we cannot attribute to a token
 #   invalidates and resyncs every book of its socket. Unknown event types are counted and ignored.
 # - Staleness watchdog: PONGs do not count as data. After ``probe_after`` seconds without data the
-#   socket resyncs one token (a healthy server must answer with a `book`); after ``max_silence``
+#   socket resubscribes one token without invalidating it (a healthy server must answer with a
+#   `book`, which counts as data); after ``max_silence``
 #   seconds without data the socket is declared STALE, its books invalidated, and it reconnects.
 # - Reconnects use jittered capped exponential backoff; after too many consecutive failures the
 #   feed reports DOWN and raises FeedDown for its supervisor.
@@ -204,14 +205,20 @@ class PolymarketMarketFeed:
             book.invalidate(reason)
             self.listener.book_changed(_V, token)
 
-    def _request_resync(self, sock: _Socket, tokens: Iterable[str], reason: str) -> None:
+    def _request_resync(self, sock: _Socket, tokens: Iterable[str], reason: str, *,
+                        invalidate: bool = True) -> None:
+        """Unsubscribe + subscribe ``tokens`` to force fresh snapshots.
+
+        ``invalidate=False`` is the liveness probe: the book is still the latest truth we
+        have, and the fresh snapshot will replace it.
+        """
         tokens = [t for t in tokens if t in sock.desired]
-        for token in tokens:
-            self._invalidate(token, reason)
         sock.resync.update(tokens)
-        sock.awaiting.update(tokens)
         self._count("resyncs", len(tokens))
-        if tokens:
+        if invalidate and tokens:
+            for token in tokens:
+                self._invalidate(token, reason)
+            sock.awaiting.update(tokens)
             self._health(sock, FeedState.GAP, reason, tokens)
         sock.poke()
 
@@ -256,6 +263,7 @@ class PolymarketMarketFeed:
         tokens = sorted(sock.desired)
         sock.subscribed = set(tokens)
         sock.resync.clear()
+        sock.changed = trio.Event()
         sock.awaiting = set(tokens)
         sock.last_data = trio.current_time()
         data_before = self._counts.get("data", 0)
@@ -306,7 +314,8 @@ class PolymarketMarketFeed:
             if silent >= self.config.probe_after and not probed and sock.subscribed:
                 probed = True
                 self._request_resync(sock, [min(sock.subscribed)],
-                                     f"liveness probe after {silent:.1f} s without data")
+                                     f"liveness probe after {silent:.1f} s without data",
+                                     invalidate=False)
             elif silent < self.config.probe_after:
                 probed = False
 
@@ -547,10 +556,10 @@ def _own_or_none(sock: _Socket, event: dict) -> str | None:
     return token if isinstance(token, str) and token in sock.desired else None
 
 
-async def serve_polymarket_feed(tokens: Iterable[str], listener: BookListener, *,
+async def serve_polymarket_feed(tokens: Iterable[str], listener: BookListener,
                                 connect: ConnectFn = default_connect,
                                 config: PolyFeedConfig = PolyFeedConfig(),
-                                rng: random.Random | None = None,
+                                rng: random.Random | None = None, *,
                                 task_status: trio.TaskStatus[PolymarketMarketFeed]
                                 = trio.TASK_STATUS_IGNORED) -> None:
     """Run the market feed until cancelled.
