@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 
 import attrs
 import pytest
-from py_clob_client_v2.order_utils import ExchangeOrderBuilderV2, Side as ClientSide
+from py_clob_client_v2.order_utils import ExchangeOrderBuilderV2
+from py_clob_client_v2.order_utils import Side as ClientSide
 from py_clob_client_v2.order_utils.model.order_data_v2 import OrderDataV2
 from py_clob_client_v2.signer import Signer
 
@@ -34,12 +35,12 @@ T0_MS = 1_767_225_600_000
 """2026-01-01T00:00:00Z: the exchange clock at the start of every test."""
 
 
-def nba_event(*, tick: Price = Price(CENT), fee_rate: int = 50_000) -> PolyEvent:
+def nba_event(*, tick: int = CENT, fee_rate: int = 50_000) -> PolyEvent:
     market = PolyMarket(
         condition_id=NBA_CID, question_id="0x" + "c0" * 32, slug="nba-lal-mem-2026-01-04",
         question="Lakers vs. Grizzlies", description="If the Lakers win, ...",
         tokens=(PolyToken(LAKERS, "Lakers"), PolyToken(GRIZZLIES, "Grizzlies")),
-        sports_market_type="moneyline", game_start_time=START, tick_size=tick,
+        sports_market_type="moneyline", game_start_time=START, tick_size=Price(tick),
         fee_rate=fee_rate)
     return PolyEvent(id="131070", slug="nba-lal-mem-2026-01-04", title="Lakers vs. Grizzlies",
                      tags=("sports", "nba", "games"), start_time=START, markets=(market,))
