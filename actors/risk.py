@@ -22,8 +22,11 @@
 # timer. A reconciliation with drift is a separate gate (REDUCING until a clean pass or an
 # operator acknowledgement), so a clean pass never clears a breaker an operator must reset.
 #
-# Left out: account-wide limits shared by several processes (one per sport) need a shared
-# exposure table in the ledger; this actor enforces its own process's share.
+# Committed exposure is rebuilt at startup from the ledger's fills of instruments still held.
+#
+# Left out: account-wide limits shared by several processes (one per sport) through the ledger's
+# exposure table; this actor enforces its own process's limits. Market settlement is not seen, so
+# committed exposure of a settled market stays counted until the position leaves the ledger.
 from __future__ import annotations
 
 import collections
@@ -61,7 +64,7 @@ from actors.messages import (
 from arb.domain import Side, Venue
 from arb.ledger import Ledger, RiskRecord
 from arb.money import Money, Round, format_fixed, mul
-from arb.venues.protocol import VenueStatus
+from arb.venues.protocol import FillStatus, VenueStatus
 
 INBOX_SIZE = 256
 """Casts are small and the risk actor never awaits while handling one; 256 absorbs bursts."""
@@ -167,6 +170,7 @@ class RiskActor:
                 self.handle(message)
 
     def _restore(self) -> None:
+        self._restore_exposure()
         saved = self.ledger.risk_state()
         if saved is None:
             self._persist()
@@ -178,6 +182,23 @@ class RiskActor:
             self.daily_loss = saved.daily_loss
         if self.breaker is BreakerState.HALTED:
             self._send_halt(f"breaker restored HALTED: {self.reason}")
+
+    def _restore_exposure(self) -> None:
+        """Committed exposure of the instruments still held, from the ledger's fills."""
+        held = self.ledger.positions()
+        for fill in self.ledger.fills():
+            if (fill.status is FillStatus.FAILED or fill.instrument not in held
+                    or fill.client_id is None):
+                continue
+            stored = self.ledger.intent(fill.client_id)
+            if stored is None:
+                continue
+            key = (stored.intent.pair_id, stored.intent.event_key, fill.venue)
+            if fill.side is Side.BUY:
+                change = mul(fill.price, fill.qty, Round.UP) + fill.fee
+            else:
+                change = -(mul(fill.price, fill.qty, Round.DOWN) - fill.fee)
+            self._committed[key] = Money(max(0, self._committed.get(key, 0) + change))
 
     def _persist(self) -> None:
         self.ledger.save_risk_state(RiskRecord(

@@ -1,0 +1,228 @@
+# Design note: reconciliation against the venues.
+#
+# Problem: after a crash, a restart or a breaker trip, the ledger may not match the venues: an
+# order sent just before a SIGKILL, a fill missed while the user stream was down, a manual trade,
+# a ghost fill that failed after the execution stopped waiting. Trading on a wrong picture of our
+# positions turns every later decision into a guess.
+#
+# Naive approach: read positions at startup and trust the ledger if the venue returns nothing. A
+# missing or failed position report is then read as "flat", and unresolved orders are forgotten
+# (or worse, re-sent under a new id).
+#
+# Chosen approach, per venue, every pass:
+# 1. status and balance go to the risk actor (it gates entries on both);
+# 2. our fills are paged from the last cursor (bounded pages) into the fill router, which records
+#    them idempotently and hands them to any leg still waiting;
+# 3. every unresolved intent in the ledger is looked up by venue order id / client id and fed
+#    through the leg state machine; "not found" counts only after the order's lifetime. Legs that
+#    become terminal are reported to risk (``LegResolved``, plus any fill quantity risk had not
+#    seen); legs still open stay as drift;
+# 4. open orders of ours that should not exist (IOC/FOK never rest) are cancelled; others are
+#    drift (a manual order is shown, never touched);
+# 5. venue positions are compared with the ledger's, instrument by instrument. A failed position
+#    report is drift ("not assuming flat"), never an empty map.
+# The pass ends with ``Reconciled(clean, drift)`` to risk: the first one opens the startup
+# barrier, and any drift keeps entries off (REDUCING) until a clean pass or an operator ack.
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+
+import attrs
+import trio
+
+from actors.alerts import Alert, AlertHub, Severity
+from actors.fills import FillRouter
+from actors.messages import (
+    BalanceObserved,
+    LegFilled,
+    LegResolved,
+    Reconciled,
+    VenueStatusObserved,
+)
+from actors.risk import RiskClient
+from arb import orders
+from arb.domain import Venue
+from arb.ledger import Ledger, StoredIntent
+from arb.money import Qty, format_trimmed
+from arb.venues.protocol import OrderResult, OutcomeUnknown, Rejected, Transient, VenueAdapter
+
+ADAPTER_ERRORS = (Transient, OutcomeUnknown, Rejected)
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@attrs.frozen
+class ReconcileParams:
+    interval_s: float = 30.0
+    max_fill_pages: int = 50
+    """Fill pages read per venue and pass; the cursor carries the rest to the next pass."""
+    not_found_after_s: float = 10.0
+    """An order the venue does not know counts as never placed only this long after its intent."""
+
+
+@attrs.frozen
+class PassReport:
+    clean: bool
+    drift: tuple[str, ...]
+    resolved: tuple[str, ...]
+    """Client ids resolved in this pass."""
+    cancelled: tuple[str, ...]
+    """Venue order ids of stray open orders of ours cancelled in this pass."""
+
+
+@attrs.define(eq=False)
+class Reconciler:
+    venues: Mapping[Venue, VenueAdapter]
+    ledger: Ledger
+    risk: RiskClient
+    fills: FillRouter
+    alerts: AlertHub
+    params: ReconcileParams = ReconcileParams()
+    clock_ms: Callable[[], int] = wall_clock_ms
+    """The ledger's clock (intent ages are measured against its ``created_ms``)."""
+    passes: int = 0
+    _cursors: dict[Venue, str | None] = attrs.field(factory=dict)
+
+    async def reconcile(self) -> PassReport:
+        """One full pass over every venue; tells risk the result."""
+        drift: list[str] = []
+        resolved: list[str] = []
+        cancelled: list[str] = []
+        for venue, adapter in self.venues.items():
+            await self._venue(venue, adapter, drift, resolved, cancelled)
+        self.passes += 1
+        report = PassReport(not drift, tuple(drift), tuple(resolved), tuple(cancelled))
+        await self.risk.cast(Reconciled(report.clean, report.drift))
+        if drift:
+            self.alerts.publish(Alert("reconcile_drift", Severity.CRITICAL,
+                                      f"{len(drift)} disagreement(s) with the venues: "
+                                      + "; ".join(drift[:10])))
+        return report
+
+    async def _venue(self, venue: Venue, adapter: VenueAdapter, drift: list[str],
+                     resolved: list[str], cancelled: list[str]) -> None:
+        name = venue.value
+        try:
+            await self.risk.cast(VenueStatusObserved(await adapter.status()))
+        except ADAPTER_ERRORS as err:
+            drift.append(f"{name}: status unavailable: {err.reason}")
+        try:
+            balance = await adapter.balance()
+            await self.risk.cast(BalanceObserved(venue, balance.available))
+        except ADAPTER_ERRORS as err:
+            drift.append(f"{name}: balance unavailable: {err.reason}")
+        try:
+            await self._fills(venue, adapter)
+        except ADAPTER_ERRORS as err:
+            drift.append(f"{name}: fills unavailable: {err.reason}")
+        for stored in self.ledger.unresolved_intents():
+            if stored.intent.venue is venue:
+                problem = await self._resolve(adapter, stored, resolved)
+                if problem:
+                    drift.append(problem)
+        try:
+            open_orders = await adapter.open_orders()
+        except ADAPTER_ERRORS as err:
+            drift.append(f"{name}: open orders unavailable: {err.reason}")
+        else:
+            for order in open_orders:
+                ours = order.client_id is not None and self.ledger.intent(order.client_id)
+                if not ours:
+                    drift.append(f"{name}: open order {order.venue_order_id} on "
+                                 f"{order.instrument} is not ours")
+                    continue
+                try:
+                    await adapter.cancel(order.venue_order_id, order.instrument)
+                    cancelled.append(order.venue_order_id)
+                except ADAPTER_ERRORS as err:
+                    drift.append(f"{name}: stray order {order.venue_order_id} not cancelled: "
+                                 f"{err.reason}")
+        try:
+            reported = await adapter.positions()
+        except ADAPTER_ERRORS as err:
+            drift.append(f"{name}: positions unavailable ({err.reason}); not assuming flat")
+            return
+        venue_positions = {p.instrument: p.qty for p in reported if p.qty}
+        ledger_positions = self.ledger.positions(venue)
+        for instrument in sorted(set(venue_positions) | set(ledger_positions), key=str):
+            theirs = venue_positions.get(instrument, Qty(0))
+            ours = ledger_positions.get(instrument, Qty(0))
+            if theirs != ours:
+                drift.append(f"{instrument}: venue holds {format_trimmed(theirs)}, ledger "
+                             f"{format_trimmed(ours)}")
+
+    async def _fills(self, venue: Venue, adapter: VenueAdapter) -> None:
+        cursor = self._cursors.get(venue)
+        for _ in range(self.params.max_fill_pages):
+            page = await adapter.fills(cursor)
+            for fill in page.fills:
+                self.fills.observe(fill)
+            if page.cursor is None or page.cursor == cursor:
+                break
+            cursor = page.cursor
+        self._cursors[venue] = cursor
+
+    async def _resolve(self, adapter: VenueAdapter, stored: StoredIntent,
+                       resolved: list[str]) -> str | None:
+        intent = stored.intent
+        cid = intent.client_id
+        before = self.ledger.leg(cid)
+        leg = before
+        if leg.state in (orders.LegState.PENDING, orders.LegState.SENT):
+            # Written (maybe sent) by a run that never recorded an answer.
+            leg = self._step(leg, orders.TimedOut("no answer recorded before the restart"))
+        try:
+            result = await adapter.get_order(stored.venue_order_id, client_id=cid)
+        except ADAPTER_ERRORS as err:
+            self._save(before, leg)
+            return f"{intent.instrument} {cid}: lookup failed: {err.reason}"
+        if result is not None:
+            leg = self._step(leg, orders.event_from_result(result, qty=leg.qty))
+            if leg.state in (orders.LegState.ACKNOWLEDGED, orders.LegState.PARTIALLY_FILLED):
+                try:
+                    await adapter.cancel(result.venue_order_id, intent.instrument)
+                except ADAPTER_ERRORS as err:
+                    return f"{intent.instrument} {cid}: resting, cancel failed: {err.reason}"
+        else:
+            age_s = (self.clock_ms() - stored.created_ms) / 1000
+            if age_s >= self.params.not_found_after_s:
+                leg = self._step(leg, orders.NotFound(
+                    f"{intent.venue.value} has no order {cid} {age_s:.0f}s after its intent"))
+        self._save(before, leg, result)
+        if leg.filled_qty > before.filled_qty:
+            await self.risk.cast(LegFilled(
+                intent.execution_id, intent.pair_id, intent.event_key, cid, intent.instrument,
+                intent.side, Qty(leg.filled_qty - before.filled_qty),
+                result.avg_price if result is not None and result.avg_price is not None
+                else intent.price, result.fee if result is not None else 0))
+        if leg.terminal:
+            resolved.append(cid)
+            await self.risk.cast(LegResolved(intent.execution_id, cid))
+            return None
+        return f"{intent.instrument} {cid}: still {leg.state.value} ({leg.reason})"
+
+    def _step(self, leg: orders.Leg, event: orders.LegEvent) -> orders.Leg:
+        t = orders.transition(leg, event)
+        if not t.accepted:
+            self.alerts.publish(Alert("reconcile_refused", Severity.WARNING, t.refused or ""))
+        return t.leg
+
+    def _save(self, before: orders.Leg, after: orders.Leg,
+              result: OrderResult | None = None) -> None:
+        if (after.state, after.reported_qty, after.venue_order_id) != (
+                before.state, before.reported_qty, before.venue_order_id):
+            self.ledger.record_leg(after, result=result, detail="reconciliation")
+
+
+async def serve_reconciler(reconciler: Reconciler, *,
+                           task_status: trio.TaskStatus[PassReport] = trio.TASK_STATUS_IGNORED
+                           ) -> None:
+    """Startup barrier, then periodic passes: reports the first pass through ``started``."""
+    task_status.started(await reconciler.reconcile())
+    while True:
+        await trio.sleep(reconciler.params.interval_s)
+        await reconciler.reconcile()
+

@@ -1,0 +1,304 @@
+# Design note: supervision, the trading scope and the stop path.
+#
+# Problem: many actors with different failure policies. A crashing market actor should restart
+# without touching its siblings, but not forever; a feed should reconnect with backoff; a failure
+# in risk, the ledger or reconciliation means our picture of exposure is gone, so trading must
+# stop rather than restart around it. And "stop" must be one path: a breaker trip, SIGINT and
+# SIGTERM all cancel entries, cancel every open order on both venues and reconcile, bounded in
+# time, with a second signal as the way out of a stuck cleanup.
+#
+# Naive approach: one nursery for everything. The first market actor exception then cancels
+# every other actor; catching it inside each actor with ``except Exception: pass`` hides real
+# failures and restarts forever.
+#
+# Chosen approach:
+# - Root nursery: alerts, risk, feeds, user streams, reconciler (a startup barrier: trading starts
+#   only after its first pass), the halt/signal watchers, and the trading task.
+# - The trading task owns a ``CancelScope``; inside it, one supervision loop per pair restarts its
+#   market actor one-for-one, at most ``restart_limit`` times in ``restart_window_s``, then
+#   disables the pair and alerts. Ledger errors and a wedged risk actor escaping a market actor
+#   are core failures, not restarts.
+# - Feeds and user streams restart with capped, jittered exponential backoff, and are disabled
+#   (with an alert) after ``feed_restart_limit`` failures in ``restart_window_s``.
+# - Core tasks are wrapped so any exception becomes ``CoreFailure`` naming the component; the one
+#   ``except*`` in ``run`` turns it into a ``Shutdown`` after a shielded cancel-all.
+# - Stop: cancel the trading scope, wait (bounded) for the market actors' own shielded cleanup
+#   (they record UNKNOWN legs and release reservations), then, shielded and time-bounded, cancel
+#   every open order on both venues and run one reconciliation pass. A second signal cancels that
+#   cleanup scope and the process exits at once.
+from __future__ import annotations
+
+import collections
+import random
+import signal
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+import attrs
+import trio
+
+from actors.alerts import Alert, AlertHub, Severity, serve_alerts
+from actors.books import PairBooks
+from actors.legs import OrderDesk
+from actors.market import Detector, ExecutionIds, MarketActor, MarketParams
+from actors.messages import Halt
+from actors.reconcile import PassReport, Reconciler, serve_reconciler
+from actors.risk import RiskActor
+from actors.router import BookRouter
+from arb.domain import Venue
+from arb.ledger import LedgerError
+from arb.pairs import MarketPair
+from arb.venues.protocol import OutcomeUnknown, Rejected, Transient, VenueAdapter
+
+
+def first_leaf(exc: BaseException) -> BaseException:
+    """The first non-group exception inside (possibly nested) exception groups."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+class CoreFailure(Exception):
+    """A core component (risk, ledger, reconciliation, alerts) failed: trading must stop."""
+
+    def __init__(self, component: str, cause: BaseException | str) -> None:
+        super().__init__(f"{component} failed: {cause}")
+        self.component = component
+
+
+@attrs.frozen
+class SupervisorParams:
+    restart_limit: int = 3
+    restart_window_s: float = 60.0
+    restart_delay_s: float = 1.0
+    feed_backoff_initial_s: float = 0.5
+    feed_backoff_max_s: float = 30.0
+    feed_restart_limit: int = 20
+    cleanup_s: float = 15.0
+    """Bound of the shielded stop path (cancel-all and reconciliation)."""
+    drain_s: float = 6.0
+    """How long the stop path waits for market actors to finish their own cleanup."""
+
+
+@attrs.frozen
+class MarketSpec:
+    pair: MarketPair
+    books: PairBooks
+    detect: Detector
+
+
+@attrs.frozen
+class TaskSpec:
+    """A restartable task (a feed connection or a user stream); ``serve`` runs until it fails."""
+
+    name: str
+    venue: Venue
+    serve: Callable[[], Awaitable[None]]
+
+
+@attrs.frozen
+class Shutdown:
+    reason: str
+    halted: bool
+    """True for a breaker trip or a core failure; False for a signal or an operator stop."""
+    cancelled: dict[Venue, int]
+    """Orders cancelled per venue by the stop path (absent: the cancel-all failed)."""
+    reconciled: PassReport | None
+    core_failure: str | None = None
+
+
+@attrs.define(eq=False)
+class Supervisor:
+    desk: OrderDesk
+    risk: RiskActor
+    router: BookRouter
+    reconciler: Reconciler
+    alerts: AlertHub
+    halts: trio.MemoryReceiveChannel[Halt]
+    """The risk actor's ``halt`` channel, receive end."""
+    markets: Sequence[MarketSpec]
+    market_params: MarketParams = MarketParams()
+    feeds: Sequence[TaskSpec] = ()
+    params: SupervisorParams = SupervisorParams()
+    new_id: Callable[[], str] = attrs.field(factory=ExecutionIds)
+    actors: dict[str, MarketActor] = attrs.field(factory=dict)
+    restarts: collections.Counter[str] = attrs.field(factory=collections.Counter)
+    disabled: dict[str, str] = attrs.field(factory=dict)
+    """Pair id or task name -> why it is no longer restarted."""
+    trading_scope: trio.CancelScope = attrs.field(factory=trio.CancelScope)
+    startup_report: PassReport | None = None
+    """The first reconciliation pass (the startup barrier), once it has run."""
+    _stop_reason: str | None = None
+    _stop_halted: bool = False
+    _stop_requested: trio.Event = attrs.field(factory=trio.Event)
+    _trading_done: trio.Event = attrs.field(factory=trio.Event)
+    _cleanup_scope: trio.CancelScope | None = None
+    _signals: int = 0
+
+    @property
+    def venues(self) -> Mapping[Venue, VenueAdapter]:
+        return self.desk.venues
+
+    def request_stop(self, reason: str, *, halted: bool = False) -> None:
+        """Ask for the stop path (idempotent: the first reason wins)."""
+        if self._stop_reason is None:
+            self._stop_reason, self._stop_halted = reason, halted
+        self._stop_requested.set()
+
+    async def run(self, *, handle_signals: bool = True) -> Shutdown:
+        """Run the bot until a stop request, a breaker trip or a core failure."""
+        failure: BaseException | None = None
+        shutdown: Shutdown | None = None
+        try:
+            async with trio.open_nursery() as root:
+                await root.start(self._core, "alerts", serve_alerts, self.alerts)
+                await root.start(self._core, "risk", self.risk.serve)
+                for spec in self.feeds:
+                    root.start_soon(self._supervise_task, spec)
+                root.start_soon(self._watch_halts)
+                if handle_signals:
+                    root.start_soon(self._watch_signals)
+                root.start_soon(self._trading)
+                await self._stop_requested.wait()
+                shutdown = await self._stop()
+                root.cancel_scope.cancel()
+        except* CoreFailure as group:
+            failure = first_leaf(group)
+        if shutdown is not None:
+            return shutdown
+        self.alerts.publish(Alert("core_failure", Severity.CRITICAL,
+                                  f"trading stopped: {failure}"))
+        cancelled = await self._cancel_everything()
+        return Shutdown(f"core failure: {failure}", True, cancelled, None, str(failure))
+
+    async def _core(self, name: str, serve: Callable[..., Awaitable[None]], *args: object,
+                    task_status: trio.TaskStatus[object] = trio.TASK_STATUS_IGNORED) -> None:
+        try:
+            await serve(*args, task_status=task_status)
+        except* Exception as group:
+            raise CoreFailure(name, first_leaf(group)) from None
+        raise CoreFailure(name, "exited")
+
+    async def _watch_halts(self) -> None:
+        async for halt in self.halts:
+            self.request_stop(f"breaker halted: {halt.reason}", halted=True)
+
+    async def _watch_signals(self) -> None:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                self.on_signal(signal.Signals(signum).name)
+
+    def on_signal(self, name: str) -> None:
+        """First signal: the stop path. Second: abandon the cleanup and exit at once."""
+        self._signals += 1
+        if self._signals == 1:
+            self.request_stop(f"signal {name}")
+        elif self._cleanup_scope is not None:
+            self._cleanup_scope.cancel()
+        else:
+            self._stop_requested.set()
+
+    async def _trading(self) -> None:
+        try:
+            with self.trading_scope:
+                async with trio.open_nursery() as nursery:
+                    # The startup barrier: no market actor before the first full pass.
+                    self.startup_report = await nursery.start(
+                        self._core, "reconciliation", serve_reconciler, self.reconciler)
+                    for spec in self.markets:
+                        nursery.start_soon(self._supervise_market, spec)
+        finally:
+            self._trading_done.set()
+
+    async def _supervise_market(self, spec: MarketSpec) -> None:
+        pair_id = spec.pair.pair_id
+        recent: collections.deque[float] = collections.deque()
+        while True:
+            mailbox = self.router.subscribe(spec.books.keys)
+            actor = MarketActor(spec.pair, spec.books, mailbox, spec.detect, self.desk,
+                                self.market_params, self.new_id)
+            self.actors[pair_id] = actor
+            crash: BaseException | None = None
+            try:
+                await actor.serve()
+            except* (LedgerError, trio.TooSlowError, CoreFailure) as group:
+                raise CoreFailure(f"market {pair_id}", first_leaf(group)) from None
+            except* Exception as group:
+                crash = first_leaf(group)
+            finally:
+                self.router.unsubscribe(mailbox)
+            self.restarts[pair_id] += 1
+            now = trio.current_time()
+            recent.append(now)
+            while recent and recent[0] < now - self.params.restart_window_s:
+                recent.popleft()
+            if len(recent) > self.params.restart_limit:
+                reason = (f"{len(recent)} crashes in {self.params.restart_window_s:.0f}s, last: "
+                          f"{crash!r}")
+                self.disabled[pair_id] = reason
+                self.alerts.publish(Alert("pair_disabled", Severity.CRITICAL,
+                                          f"{pair_id}: disabled after {reason}"))
+                return
+            self.alerts.publish(Alert("market_actor_restarted", Severity.WARNING,
+                                      f"{pair_id}: crashed ({crash!r}); restarting"))
+            await trio.sleep(self.params.restart_delay_s)
+
+    async def _supervise_task(self, spec: TaskSpec) -> None:
+        recent: collections.deque[float] = collections.deque()
+        failures = 0
+        while True:
+            started = trio.current_time()
+            try:
+                await spec.serve()
+                problem = "ended"
+            except Exception as exc:  # a feed failure is retried with backoff, never swallowed
+                problem = repr(exc)
+            self.restarts[spec.name] += 1
+            now = trio.current_time()
+            failures = 1 if now - started > self.params.feed_backoff_max_s else failures + 1
+            recent.append(now)
+            while recent and recent[0] < now - self.params.restart_window_s:
+                recent.popleft()
+            if len(recent) > self.params.feed_restart_limit:
+                self.disabled[spec.name] = f"{len(recent)} failures, last: {problem}"
+                self.alerts.publish(Alert("feed_disabled", Severity.CRITICAL,
+                                          f"{spec.name} ({spec.venue.value}) disabled: {problem}"))
+                return
+            delay = min(self.params.feed_backoff_max_s,
+                        self.params.feed_backoff_initial_s * 2 ** (failures - 1))
+            self.alerts.publish(Alert("feed_restarted", Severity.WARNING,
+                                      f"{spec.name} ({spec.venue.value}): {problem}; "
+                                      f"reconnecting in {delay:.1f}s"))
+            await trio.sleep(delay * random.uniform(0.5, 1.0))
+
+    async def _stop(self) -> Shutdown:
+        reason = self._stop_reason or "stop requested"
+        self.trading_scope.cancel()
+        cancelled: dict[Venue, int] = {}
+        report: PassReport | None = None
+        with trio.move_on_after(self.params.cleanup_s, shield=True) as scope:
+            self._cleanup_scope = scope
+            with trio.move_on_after(self.params.drain_s):
+                await self._trading_done.wait()
+            cancelled = await self._cancel_orders()
+            report = await self.reconciler.reconcile()
+        self.alerts.publish(Alert(
+            "trading_stopped", Severity.CRITICAL if self._stop_halted else Severity.WARNING,
+            f"trading stopped: {reason}; cancelled "
+            + ", ".join(f"{v.value} {n}" for v, n in cancelled.items())
+            + ("; reconciled" if report is not None else "; cleanup incomplete")))
+        return Shutdown(reason, self._stop_halted, cancelled, report)
+
+    async def _cancel_orders(self) -> dict[Venue, int]:
+        cancelled: dict[Venue, int] = {}
+        for venue, adapter in self.venues.items():
+            try:
+                cancelled[venue] = await adapter.cancel_all()
+            except (Rejected, Transient, OutcomeUnknown) as err:
+                self.alerts.publish(Alert("cancel_all_failed", Severity.CRITICAL,
+                                          f"{venue.value}: cancel-all failed: {err.reason}"))
+        return cancelled
+
+    async def _cancel_everything(self) -> dict[Venue, int]:
+        with trio.move_on_after(self.params.cleanup_s, shield=True):
+            return await self._cancel_orders()
+        return {}
