@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+import json
 import sqlite3
 import threading
 import time
@@ -113,6 +114,8 @@ class StoredIntent:
     state: LegState
     venue_order_id: str | None
     reported_qty: Qty
+    reported_trade_ids: frozenset[str]
+    """The trade ids the venue's reports said ``reported_qty`` is made of."""
     reason: str
     created_ms: int
     updated_ms: int
@@ -326,9 +329,15 @@ CREATE TABLE exposure (
 );
 """
 
+_SCHEMA_V3 = """
+ALTER TABLE intents ADD COLUMN reported_trade_ids TEXT NOT NULL DEFAULT '[]'
+"""
+
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "journal: intents, order history, fills, positions view, risk state", _SCHEMA_V1),
     (2, "trade log, realised P&L entries, alerts, cross-process exposure", _SCHEMA_V2),
+    (3, "trade ids behind a reported fill quantity, so a restarted leg can void a ghost fill "
+        "out of the venue's report", _SCHEMA_V3),
 )
 """(version, what it adds, SQL). Append only; never edit a released migration."""
 LATEST_VERSION = MIGRATIONS[-1][0]
@@ -517,8 +526,10 @@ class Ledger:
                                   f"final, refusing {leg.state.value}")
             conn.execute(
                 "UPDATE intents SET state = ?, venue_order_id = COALESCE(?, venue_order_id), "
-                "reported_qty = ?, reason = ?, updated_ms = ? WHERE client_id = ?",
-                (leg.state.value, leg.venue_order_id, leg.reported_qty, leg.reason, now,
+                "reported_qty = ?, reported_trade_ids = ?, reason = ?, updated_ms = ? "
+                "WHERE client_id = ?",
+                (leg.state.value, leg.venue_order_id, leg.reported_qty,
+                 json.dumps(sorted(leg.reported_trade_ids)), leg.reason, now,
                  leg.client_id))
             conn.execute(
                 "INSERT INTO orders (client_id, ts_ms, state, venue_order_id, filled_qty, "
@@ -573,6 +584,7 @@ class Ledger:
         return Leg(intent.client_id, intent.instrument, intent.side, intent.price, intent.qty,
                    intent.tif, state=stored.state, venue_order_id=stored.venue_order_id,
                    fills=fills, reported_qty=stored.reported_qty,
+                   reported_trade_ids=stored.reported_trade_ids,
                    venue_seen=bool(fills) or stored.reported_qty > 0
                    or stored.state in _VENUE_SEEN_STATES,
                    reason=stored.reason)
@@ -872,8 +884,8 @@ class Ledger:
 
 
 _INTENT_COLUMNS = ("client_id, execution_id, pair_id, event_key, leg, venue, market, token, side, "
-                   "price, qty, tif, venue_order_id, state, reported_qty, reason, created_ms, "
-                   "updated_ms")
+                   "price, qty, tif, venue_order_id, state, reported_qty, reported_trade_ids, "
+                   "reason, created_ms, updated_ms")
 _VENUE_SEEN_STATES = frozenset({LegState.ACKNOWLEDGED, LegState.PARTIALLY_FILLED,
                                 LegState.DELAYED, LegState.FILLED, LegState.CANCELLED})
 
@@ -882,7 +894,8 @@ def _stored_intent(r: tuple) -> StoredIntent:
     venue = Venue(r[5])
     intent = Intent(r[0], r[1], r[2], r[3], r[4], Instrument(venue, r[6], r[7]), Side(r[8]),
                     Price(r[9]), Qty(r[10]), TimeInForce(r[11]), r[12])
-    return StoredIntent(intent, LegState(r[13]), r[12], Qty(r[14]), r[15], r[16], r[17])
+    return StoredIntent(intent, LegState(r[13]), r[12], Qty(r[14]), frozenset(json.loads(r[15])),
+                        r[16], r[17], r[18])
 
 
 def _status_change(old: FillStatus, new: FillStatus) -> FillStatus | None:

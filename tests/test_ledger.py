@@ -31,7 +31,17 @@ from arb.ledger import (
     schema_version,
 )
 from arb.money import Money, Price, Qty, parse_money, parse_price, parse_qty
-from arb.orders import Cancelled, FillApplied, LegState, Sent, TimedOut, new_leg, transition
+from arb.orders import (
+    Cancelled,
+    Executed,
+    FillApplied,
+    FillVoided,
+    LegState,
+    Sent,
+    TimedOut,
+    new_leg,
+    transition,
+)
 from arb.venues.protocol import Fill, FillStatus, OrderResult, OrderStatus
 
 REPO = Path(__file__).resolve().parents[1]
@@ -134,6 +144,24 @@ def test_leg_rebuilt_from_intent_and_fills_after_restart(tmp_path):
         again = transition(rebuilt, FillApplied("t-1", parse_qty("6"), parse_price("0.45"),
                                                 parse_money("0.18"), True))
         assert again.accepted and again.leg == rebuilt
+
+
+def test_restarted_leg_still_voids_a_ghost_fill_out_of_the_venue_report(tmp_path):
+    path = tmp_path / "live.sqlite"
+    with Ledger.open(path, mode="live") as first:
+        first.record_intent(intent("p-1", POLY_YES, venue_order_id="0xhash"))
+        leg = new_leg("p-1", POLY_YES, Side.BUY, parse_price("0.45"), parse_qty("10"),
+                      TimeInForce.IOC, "0xhash")
+        for event in (Sent(), Executed("0xhash", parse_qty("10"), ("t-1",))):
+            leg = transition(leg, event).leg
+            first.record_leg(leg)
+    with Ledger.open(path, mode="live") as second:
+        rebuilt = second.leg("p-1")
+        assert rebuilt.reported_trade_ids == {"t-1"} and rebuilt.filled_qty == parse_qty("10")
+        step = transition(rebuilt, FillApplied("t-1", parse_qty("10"), parse_price("0.45"),
+                                               Money(0), True))
+        voided = transition(step.leg, FillVoided("t-1")).leg
+        assert voided.state is LegState.CANCELLED and voided.filled_qty == 0
 
 
 # --- fills and positions -----------------------------------------------------------------
@@ -304,10 +332,19 @@ def test_migrate_old_version_file_keeps_its_data(tmp_path):
         "price, qty, fee, is_taker, status, ts_ms, recorded_ms, updated_ms) VALUES "
         "('kalshi', 't-1', 'o-1', 'c-1', ?, 'no', 'buy', 450000, 3000000, 0, 1, 'confirmed', "
         "1, 1, 1)", (KALSHI_NO.market,))
+    conn.execute(
+        "INSERT INTO intents (client_id, execution_id, pair_id, event_key, leg, venue, market, "
+        "token, side, price, qty, tif, venue_order_id, state, reported_qty, created_ms, "
+        "updated_ms) VALUES ('c-1', 'x-1', 'pair', 'event', 'a', 'kalshi', ?, 'no', 'buy', "
+        "450000, 10000000, 'ioc', 'o-1', 'cancelled', 3000000, 1, 1)", (KALSHI_NO.market,))
     conn.close()
     with Ledger.open(path, mode="live") as ledger:
-        assert schema_version(ledger._conn) == LATEST_VERSION == 2
+        assert schema_version(ledger._conn) == LATEST_VERSION == 3
         assert ledger.positions() == {KALSHI_NO: parse_qty("3")}
+        # Columns added by migration 3 have their defaults on old rows.
+        old = ledger.leg("c-1")
+        assert old.state is LegState.CANCELLED and old.reported_trade_ids == frozenset()
+        assert old.filled_qty == old.booked_qty == parse_qty("3")
         # Tables added by migration 2 work.
         ledger.record_alert("info", "migrated", "from version 1")
         assert ledger.publish_exposure("nba", "total", parse_money("5"))
