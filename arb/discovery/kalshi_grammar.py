@@ -35,7 +35,7 @@ _EVENT_RE = re.compile(
     r"(?P<teams>[A-Z][A-Z0-9-]*)$")
 _LINE_RE = re.compile(r"^\d+(\.\d+)?$")
 _TITLE_PREFIX_RE = re.compile(r"^\s*reg(ulation)? time:\s*", re.IGNORECASE)
-_TITLE_SUFFIX_RE = re.compile(r"\s*(winner\??|\?)\s*$", re.IGNORECASE)
+_TITLE_SUFFIX_RE = re.compile(r"\s*(:.*|winner\??|\?)\s*$", re.IGNORECASE)
 _TITLE_SPLIT_RE = re.compile(r"\s+(at|vs\.?|v\.?|@)\s+", re.IGNORECASE)
 
 DAY_LENGTH = timedelta(hours=30)

@@ -21,7 +21,7 @@
 #   canceled:  "50-50" / "fifty-fifty" / "half" -> fifty_fifty; "fair price/value" -> fair_price;
 #              "canceled ... resolve(s) to No" -> no
 #   tie:       "tie/draw ... 50-50|half" -> fifty_fifty; "tie ... resolve(s) to No" -> no
-#   scope:     "including (any|all) overtime" / "overtime ... included|counts" -> overtime;
+#   scope:     "including (any|all) overtime|extra time" / "overtime ... included" -> overtime;
 #              "regulation time" / "90 minutes" / "Reg Time" -> regulation only;
 #              "first half" / "at halftime" -> first half only
 from __future__ import annotations
@@ -49,8 +49,8 @@ _TIE = (
     (re.compile(rf"\b(tie|tied|draw)\b{_S}(50-50|fifty-fifty|50/50|\bhalf\b)", re.I), "fifty_fifty"),
     (re.compile(rf"\b(ends in a tie|tied|ends tied)\b{_S}resolve[sd]?{_S}\"?no\b", re.I), "no"),
 )
-_OVERTIME = re.compile(r"includ\w*\s+(any\s+|all\s+)?overtime|overtime\b[^.\n]{0,60}?"
-                       r"(included|count|considered)|extra innings", re.I)
+_OVERTIME = re.compile(r"includ\w*\s+(any\s+|all\s+)?(overtime|extra time)|(overtime|extra time)"
+                       r"\b[^.\n]{0,60}?(included|count|considered)|extra innings", re.I)
 _REGULATION = re.compile(r"regulation time|\breg time\b|90 minutes|end of regulation", re.I)
 _FIRST_HALF = re.compile(r"first half|at halftime|\bhalftime\b|\b1H\b", re.I)
 
