@@ -7,12 +7,15 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 from pathlib import Path
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from arb.domain import Instrument, Outcome, Side, TimeInForce, Venue
 from arb.ledger import (
@@ -460,3 +463,39 @@ def test_price_and_qty_stay_integers_in_the_file(ledger):
     raw = ledger._conn.execute("SELECT typeof(price), typeof(qty) FROM intents").fetchone()
     assert raw == ("integer", "integer")
     assert ledger.intent("c-1").intent.price == Price(450_000)
+
+
+# --- property: fills are idempotent and positions equal a reference model ------------------
+
+fill_reports = st.lists(st.tuples(st.sampled_from(["t-1", "t-2", "t-3"]),
+                                  st.sampled_from(list(FillStatus)),
+                                  st.sampled_from([Side.BUY, Side.SELL])), max_size=20)
+
+
+@settings(max_examples=60, deadline=None)
+@given(reports=fill_reports)
+def test_positions_equal_a_reference_model_under_random_fill_reports(reports):
+    statuses: dict[str, FillStatus] = {}
+    sides: dict[str, Side] = {}
+    with tempfile.TemporaryDirectory() as tmp, \
+            Ledger.open(Path(tmp) / "p.sqlite", mode="paper", synchronous="NORMAL") as ledger:
+        for trade_id, status, side in reports:
+            side = sides.setdefault(trade_id, side)  # a trade id keeps its facts
+            report = fill(trade_id, "2", instrument=POLY_YES, side=side, status=status)
+            old = statuses.get(trade_id)
+            if old is None:
+                expected_change, new = True, status
+            elif old is status or status is FillStatus.PROVISIONAL:
+                expected_change, new = False, old  # a repeat, or a stale re-emission
+            elif old is FillStatus.PROVISIONAL:
+                expected_change, new = True, status
+            else:
+                with pytest.raises(FillConflict):
+                    ledger.record_fill(report)
+                continue
+            assert ledger.record_fill(report) is expected_change
+            assert ledger.record_fill(report) is False  # the same report again: a no-op
+            statuses[trade_id] = new
+            net = sum((parse_qty("2") if sides[t] is Side.BUY else -parse_qty("2"))
+                      for t, s in statuses.items() if s is not FillStatus.FAILED)
+            assert ledger.positions() == ({POLY_YES: net} if net else {})
