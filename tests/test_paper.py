@@ -116,6 +116,18 @@ async def test_taken_liquidity_is_not_filled_twice_until_the_feed_changes_it():
     assert fourth.status is OrderStatus.FILLED and fourth.avg_price == p("0.48")
 
 
+async def test_kalshi_no_buy_and_yes_sell_share_the_same_resting_bids():
+    paper = kalshi_paper(kalshi_book())
+    held = await paper.submit(paper.prepare(order("c-1", KALSHI_YES, Side.BUY, "0.60", "5")))
+    assert held.filled_qty == q("5") and held.avg_price == p("0.60")  # 1 - the 0.40 NO bid
+    await paper.submit(paper.prepare(order("c-2", KALSHI_NO, Side.BUY, "0.45", "3")))
+    # Buying NO at 0.45 took the 0.55 YES bid; selling YES must not take it again.
+    sold = await paper.submit(paper.prepare(order("c-3", KALSHI_YES, Side.SELL, "0.54", "5")))
+    assert sold.filled_qty == q("4") and sold.avg_price == p("0.54")
+    assert {x.instrument: x.qty for x in await paper.positions()} == {KALSHI_YES: q("1"),
+                                                                      KALSHI_NO: q("3")}
+
+
 async def test_kalshi_fok_fails_whole_when_depth_is_short_and_fills_when_it_is_not():
     paper = kalshi_paper(kalshi_book())
     with pytest.raises(Rejected) as refused:

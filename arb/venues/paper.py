@@ -19,11 +19,15 @@
 # Polymarket tick, size and amount precision), so an order paper accepts is one live accepts.
 # Liquidity we take is consumed virtually: each taken level remembers the size it had and how
 # much we took, and until the feed changes that level's size the taken part is not available
-# again, so two legs or two attempts cannot both fill the same contracts.
+# again, so two legs or two attempts cannot both fill the same contracts. Consumption is keyed
+# by the resting level itself: on Kalshi's bids-only book, buying NO at p and selling YES at 1 - p
+# take the same YES bids and share one entry.
 #
 # Left out, deliberately: resting (GTC) orders are refused, since without the venue's trade tape
 # a paper fill of a resting order would be invented; queue position; Polymarket's taker delay and
-# settlement (paper fills are CONFIRMED at once); the effect of our fills on the public book.
+# settlement (paper fills are CONFIRMED at once); the effect of our fills on the public book;
+# Polymarket's cross-token matching (a YES buy filled against a NO bid): each token's book is
+# walked on its own, as the feed presents it.
 #
 # Venue facts relied on: Kalshi asks are the other outcome's bids at 1 - price; Kalshi IOC
 # answers carry the filled count after the remainder is cancelled; Polymarket FOK that cannot
@@ -78,10 +82,15 @@ RulesLookup = Callable[[str], MarketRules]
 """Kalshi market ticker -> its price grid and count step."""
 
 
+_LevelKey = tuple[str, str, int]
+"""(book key, ladder, price in that ladder's terms): one resting level of the venue's book."""
+
+
 @attrs.frozen
 class _Take:
     price: Price
     qty: Qty
+    level: _LevelKey
     level_size: Qty
     """The level's size when we took from it (to tell when the feed has changed it)."""
 
@@ -115,9 +124,8 @@ class PaperVenue:
     _fill_seq: int = attrs.field(default=0, init=False)
     """Number of fills ever made (the fills cursor is this sequence number)."""
     _positions: dict[Instrument, Qty] = attrs.field(factory=dict, init=False)
-    _consumed: dict[tuple[str, str, int], tuple[Qty, Qty]] = attrs.field(factory=dict,
-                                                                          init=False)
-    """(book key, book side, price) -> (level size seen, quantity we took from it)."""
+    _consumed: dict[_LevelKey, tuple[Qty, Qty]] = attrs.field(factory=dict, init=False)
+    """Resting level -> (its size when seen, quantity we took from it)."""
     _order_seq: int = attrs.field(default=0, init=False)
     _refused: int = attrs.field(default=0, init=False)
 
@@ -173,8 +181,8 @@ class PaperVenue:
         schedule = self.fee_schedule(inst)
         if schedule is None:
             raise self._refuse(f"{what}: fee schedule unknown, not trading it")
-        key, book_side, levels = self._levels(inst, request.side, what)
-        takes = self._walk(key, book_side, levels, request.side, order.price, order.qty)
+        levels = self._levels(inst, request.side, what)
+        takes = self._walk(levels, request.side, order.price, order.qty)
         taken = sum(t.qty for t in takes)
         if request.tif is TimeInForce.FOK and taken < order.qty:
             raise self._refuse(f"{what}: FOK for {format_trimmed(order.qty)} but only "
@@ -202,9 +210,8 @@ class PaperVenue:
             self._fills.append(Fill(self.venue, trade_id, venue_order_id, request.client_id,
                                     inst, request.side, take.price, take.qty, fee, True,
                                     FillStatus.CONFIRMED, now))
-            level = (key, book_side, take.price)
-            used = self._consumed.get(level, (take.level_size, Qty(0)))[1]
-            self._consumed[level] = (take.level_size, Qty(used + take.qty))
+            used = self._consumed.get(take.level, (take.level_size, Qty(0)))[1]
+            self._consumed[take.level] = (take.level_size, Qty(used + take.qty))
         self.cash = Money(self.cash + cash_change)
         signed = taken if request.side is Side.BUY else -taken
         held = self._positions.get(inst, Qty(0)) + signed
@@ -274,40 +281,47 @@ class PaperVenue:
     # --- matching ----------------------------------------------------------------------------
 
     def _levels(self, inst: Instrument, side: Side, what: str
-                ) -> tuple[str, str, list[tuple[Price, Qty]]]:
-        """The book key, which side of it we take from, and its levels best first."""
+                ) -> list[tuple[Price, Qty, _LevelKey]]:
+        """The levels an order takes from, best first, each with the resting level it is.
+
+        Kalshi keeps bids only: buying NO takes the YES bids (at 1 - price) that selling YES
+        also takes, so both map to the same resting level and share its consumption.
+        """
         if self.venue is Venue.KALSHI:
             key = inst.market
             book = self.books(key)
             if not isinstance(book, KalshiBook) or not book.valid:
                 raise self._refuse(f"{what}: {_book_problem(book, KalshiBook)}")
             outcome = inst.kalshi_outcome
-            if side is Side.BUY:
-                return key, f"ask-{outcome.value}", book.asks(outcome)
-            return key, f"bid-{outcome.value}", book.bids(outcome)
+            if side is Side.SELL:
+                return [(price, size, (key, f"bid-{outcome.value}", price))
+                        for price, size in book.bids(outcome)]
+            other = Outcome.NO if outcome is Outcome.YES else Outcome.YES
+            return [(price, size, (key, f"bid-{other.value}", complement(price)))
+                    for price, size in book.asks(outcome)]
         book = self._poly_book(inst, what)
         if side is Side.BUY:
-            return inst.token, "ask", book.asks()
-        return inst.token, "bid", book.bids()
+            return [(price, size, (inst.token, "ask", price)) for price, size in book.asks()]
+        return [(price, size, (inst.token, "bid", price)) for price, size in book.bids()]
 
-    def _walk(self, key: str, book_side: str, levels: list[tuple[Price, Qty]], side: Side,
-              limit: Price, qty: Qty) -> list[_Take]:
+    def _walk(self, levels: list[tuple[Price, Qty, _LevelKey]], side: Side, limit: Price,
+              qty: Qty) -> list[_Take]:
         """Take levels best first within ``limit`` until ``qty``, net of what we consumed."""
         takes: list[_Take] = []
         remaining = qty
-        for price, size in levels:
+        for price, size, level in levels:
             if remaining <= 0 or (price > limit if side is Side.BUY else price < limit):
                 break
-            seen, used = self._consumed.get((key, book_side, price), (size, 0))
+            seen, used = self._consumed.get(level, (size, 0))
             if seen != size:
                 # The feed changed this level since we took from it: it is fresh again.
-                del self._consumed[(key, book_side, price)]
+                del self._consumed[level]
                 used = 0
             available = size - used
             if available <= 0:
                 continue
             take = min(available, remaining)
-            takes.append(_Take(price, Qty(take), size))
+            takes.append(_Take(price, Qty(take), level, size))
             remaining -= take
         return takes
 
