@@ -57,7 +57,8 @@ log = logging.getLogger("arb.sim.kalshi.ws")
 
 OUTBOUND_FRAMES = 10_000
 """Frames a session may have queued for a slow client before subscriptions overflow."""
-INBOUND_FRAMES = 256
+TRANSPORT_FRAMES = 256
+"""Capacity of each direction of the in-memory transport."""
 CLOSE_TIMEOUT_S = 1.0
 ORDERBOOK = "orderbook_delta"
 CHANNELS = {ORDERBOOK, "ticker", "trade", "fill", "market_positions", "market_lifecycle_v2",
@@ -139,7 +140,7 @@ class KalshiWsSession:
                     nursery.start_soon(self._write_loop)
                     await self._read_loop()
                     nursery.cancel_scope.cancel()
-        except ClientGone:
+        except* ClientGone:
             pass
         finally:
             self.exchange.remove_listener(self._on_event)
@@ -671,17 +672,24 @@ async def open_memory_kalshi_ws(exchange: KalshiExchange, headers: dict[str, str
         raise trio_websocket.ConnectionRejected(
             exc.status, ((b"content-type", b"application/json"),),
             dumps(exc.body()).encode()) from None
-    c2s_send, c2s_recv = trio.open_memory_channel[str](INBOUND_FRAMES)
-    s2c_send, s2c_recv = trio.open_memory_channel[str](INBOUND_FRAMES)
+    c2s_send, c2s_recv = trio.open_memory_channel[str](TRANSPORT_FRAMES)
+    s2c_send, s2c_recv = trio.open_memory_channel[str](TRANSPORT_FRAMES)
     client = MemoryKalshiWs(c2s_send, s2c_recv)
     server = _MemoryServerConnection(c2s_recv, s2c_send, client)
     session = KalshiWsSession(exchange, server, account)
     server.session = session
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(session.run)
-        try:
-            yield client
-        finally:
-            with trio.move_on_after(CLOSE_TIMEOUT_S, shield=True):
-                await client.aclose()
-            nursery.cancel_scope.cancel()
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(session.run)
+            try:
+                yield client
+            finally:
+                with trio.move_on_after(CLOSE_TIMEOUT_S, shield=True):
+                    await client.aclose()
+                nursery.cancel_scope.cancel()
+    except ExceptionGroup as group:
+        # An error raised by the caller's block comes out of the nursery wrapped; hand it back
+        # unwrapped, as a plain context manager (and trio_websocket) would.
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0] from group
+        raise
