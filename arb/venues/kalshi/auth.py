@@ -141,9 +141,9 @@ class KalshiSigner:
             HEADER_SIGNATURE: self.sign(ts, method, url_or_path),
         }
 
-    def websocket_headers(self) -> list[tuple[str, str]]:
+    def websocket_headers(self) -> dict[str, str]:
         """Handshake headers for the websocket upgrade (sign again on every reconnect)."""
-        return list(self.headers("GET", WS_PATH).items())
+        return self.headers("GET", WS_PATH)
 
 
 def verify_signature(public_key: rsa.RSAPublicKey, signature_b64: str, timestamp_ms: int,

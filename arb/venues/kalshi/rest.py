@@ -460,12 +460,16 @@ async def open_kalshi_rest(base_url: str, signer: KalshiSigner | None, *,
                            transport: httpx.AsyncBaseTransport | None = None,
                            directory: OrderDirectory | None = None,
                            request_timeout: float = 10.0) -> AsyncIterator[KalshiRestClient]:
-    """An authenticated client for ``base_url`` (scheme and host, e.g. ``PROD_URL``).
+    """An authenticated client for ``base_url`` (scheme and host, e.g. ``PROD_URL``; a trailing
+    ``/trade-api/v2`` is accepted and not doubled).
 
     ``transport`` replaces the network (``httpx.ASGITransport(app=...)`` or a MockTransport in
     tests). The default limiter assumes the Basic tier.
     """
-    async with httpx.AsyncClient(base_url=base_url.rstrip("/"), transport=transport,
+    base_url = base_url.rstrip("/")
+    if base_url.endswith(REST_PREFIX):
+        base_url = base_url[:-len(REST_PREFIX)]
+    async with httpx.AsyncClient(base_url=base_url, transport=transport,
                                  timeout=httpx.Timeout(None, connect=request_timeout / 2,
                                                        pool=request_timeout / 2),
                                  follow_redirects=False,
