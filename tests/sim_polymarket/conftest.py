@@ -103,6 +103,12 @@ class Trader:
                                      expiration=expiration),
                          owner=self.creds.api_key, order_type=order_type, post_only=post_only)
 
+    def signed_limit_raw(self, token_id: str, side: Side, maker_amount: int,
+                         taker_amount: int) -> PostOrder:
+        """A GTC order with exactly these amounts."""
+        return PostOrder(self.signed(token_id, side, maker_amount, taker_amount),
+                         owner=self.creds.api_key, order_type=OrderType.GTC)
+
     def post(self, request: PostOrder):
         return self.exchange.post_order(request, api_key=self.creds.api_key)
 

@@ -488,11 +488,12 @@ class Exchange:
             ratio = div_round(usdc * SCALE, shares, Round.DOWN)
             price = Price(div_round(2 * ratio + tick, 2 * tick, Round.DOWN) * tick)
         else:
-            if (usdc * SCALE) % shares:
-                raise OrderError(f"INVALID_ORDER_MIN_TICK_SIZE: order {order_id} is invalid. "
-                                 f"Price ({usdc * SCALE / shares / SCALE:.8f}) breaks minimum "
-                                 f"tick size rule: {format_trimmed(tick)}")
-            price = Price(usdc * SCALE // shares)
+            # Compare at tick decimals + 4: an exact off-grid price (0.555 on 0.01) breaks the
+            # tick, while float dust from a client's amount rounding (0.56000005) is left to
+            # the precision check, which names the amount at fault.
+            step = 10 ** (6 - min(6, decimals_of(tick) + 4))
+            price = Price(div_round(2 * usdc * SCALE + step * shares, 2 * step * shares,
+                                    Round.DOWN) * step)
             if price % tick:
                 raise OrderError(f"INVALID_ORDER_MIN_TICK_SIZE: order {order_id} is invalid. "
                                  f"Price ({format_trimmed(price)}) breaks minimum tick size "
