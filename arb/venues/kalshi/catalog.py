@@ -33,6 +33,7 @@ from arb.discovery.listings import (
     KalshiSeriesListing,
     ListingProblem,
 )
+from arb.domain import Venue
 from arb.fees import KalshiFeeSchedule
 from arb.money import MoneyError, parse_fixed
 from arb.venues.kalshi.grid import GridError, parse_price_ranges
@@ -179,7 +180,8 @@ def parse_series(body: Any, *, where: str = "kalshi /series") -> KalshiSeriesLis
 
 def _decode(response: httpx.Response, what: str) -> Any:
     if response.status_code >= 500 or response.status_code == 429:
-        raise Transient(f"kalshi {what}: HTTP {response.status_code}")
+        raise Transient(Venue.KALSHI, f"{what}: HTTP {response.status_code}",
+                        status=response.status_code)
     if response.status_code != 200:
         raise CatalogError(f"kalshi {what}: HTTP {response.status_code}: {response.text[:200]}")
     try:
@@ -200,7 +202,7 @@ class KalshiCatalogClient:
         try:
             response = await self.http.get(path, params=params)
         except httpx.HTTPError as exc:
-            raise Transient(f"kalshi {what}: {type(exc).__name__}: {exc}") from exc
+            raise Transient(Venue.KALSHI, f"{what}: {type(exc).__name__}: {exc}") from exc
         return _decode(response, what)
 
     async def open_events(self, series_ticker: str) -> EventsPage:

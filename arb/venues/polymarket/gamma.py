@@ -31,6 +31,7 @@ from arb.discovery.listings import (
     PolyMarketListing,
     PolyOutcome,
 )
+from arb.domain import Venue
 from arb.fees import PolyFeeSchedule
 from arb.money import MoneyError, Price, Qty, parse_fixed, parse_price, parse_qty
 from arb.venues.protocol import Transient
@@ -273,9 +274,10 @@ class GammaClient:
             try:
                 response = await self.http.get(EVENTS_PATH, params=params)
             except httpx.HTTPError as exc:
-                raise Transient(f"gamma {what}: {type(exc).__name__}: {exc}") from exc
+                raise Transient(Venue.POLYMARKET, f"gamma {what}: {type(exc).__name__}: {exc}") from exc
             if response.status_code >= 500 or response.status_code == 429:
-                raise Transient(f"gamma {what}: HTTP {response.status_code}")
+                raise Transient(Venue.POLYMARKET, f"gamma {what}: HTTP {response.status_code}",
+                                status=response.status_code)
             if response.status_code != 200:
                 raise GammaError(f"gamma {what}: HTTP {response.status_code}: "
                                  f"{response.text[:200]}")
