@@ -16,8 +16,9 @@
 #      soccer Yes/No markets name their team by slug suffix and question; neg-risk "Other",
 #      props, halves, closed markets are refused by name.
 #   3. Games join on (league, team set) with the Polymarket start (``gameStartTime``, UTC) inside
-#      the Kalshi ticker's window (its US-Eastern date, or HHMM +- 2 h) and before Kalshi's
-#      ``expected_expiration_time``; two candidate games is ambiguity, refused.
+#      the Kalshi ticker's window (its US-Eastern date, or HHMM +- 2 h), before Kalshi's
+#      ``expected_expiration_time`` and near its ``occurrence_datetime`` (Kalshi has no kickoff
+#      field; venues.md C); two candidate games is ambiguity, refused.
 #   4. Orientation by label: Kalshi ``-T`` YES = the token labelled T (no-draw) or the "Yes"
 #      token of "Will T win" (soccer); NO = the other token of the same market. Lines must be
 #      equal (Kalshi ``floor_strike`` vs Gamma ``line``) and non-integral (no push).
@@ -54,10 +55,12 @@ from arb.discovery.overrides import Overrides
 from arb.discovery.rules import compare_rules
 from arb.discovery.teams import Team
 from arb.fees import KalshiFeeSchedule
-from arb.pairs import KalshiSide, MarketPair, PolySide
+from arb.pairs import KalshiSide, MarketPair, PolySide, Verdict
 
 MAX_EXPIRY_AFTER_START = timedelta(hours=16)
 """Kalshi ``expected_expiration_time`` is some hours after kickoff; more than this is suspect."""
+MAX_OCCURRENCE_OFFSET = timedelta(hours=12)
+"""Kalshi ``occurrence_datetime`` is near kickoff but not exact (3 h off for a college game)."""
 _SLUG_RE = re.compile(r"^(?P<prefix>[a-z0-9]+)-(?P<teams>[a-z0-9]+-[a-z0-9]+)-"
                       r"(?P<date>\d{4}-\d{2}-\d{2})(?P<rest>-.+)?$")
 _WILL_WIN_RE = re.compile(r"^\s*will\s+(?P<team>.+?)\s+win\b", re.IGNORECASE)
@@ -114,7 +117,7 @@ class _Refused(Exception):
     """Internal: one market refused, with the reason for the report."""
 
 
-def _sort_key_k(u: Unmatched) -> tuple[str, str]:
+def _unmatched_order(u: Unmatched) -> tuple[str, str]:
     return (u.league, u.ident)
 
 
@@ -241,7 +244,8 @@ def _classify(event: PolyEventListing, market: PolyMarketListing, league: League
         if {label.casefold() for label in labels} != {"yes", "no"}:
             raise _Refused(f"soccer result market outcomes {labels} are not Yes/No")
         suffix = market.slug[len(event.slug) + 1:] if market.slug.startswith(event.slug + "-") else ""
-        if suffix == "draw" or label_names_draw(market.question) and "win" not in market.question.lower():
+        asks_draw = label_names_draw(market.question) and "win" not in market.question.lower()
+        if suffix == "draw" or (not suffix and asks_draw):
             return _PMarket(event, market, league, teams, "draw", None, start)
         team = league.teams.by_poly(suffix) if suffix else None
         will = _WILL_WIN_RE.match(market.question)
@@ -278,7 +282,10 @@ def _in_window(k: _KMarket, start: datetime) -> bool:
     if not low <= start < high:
         return False
     expiry = k.market.expected_expiration_time
-    return expiry is None or start < expiry <= start + MAX_EXPIRY_AFTER_START
+    if expiry is not None and not start < expiry <= start + MAX_EXPIRY_AFTER_START:
+        return False
+    occurrence = k.market.occurrence_datetime
+    return occurrence is None or abs(occurrence - start) <= MAX_OCCURRENCE_OFFSET
 
 
 def _orientation(k: _KMarket, p: _PMarket) -> tuple[PolyOutcome, PolyOutcome, str]:
@@ -404,8 +411,8 @@ def match(catalog: LeagueCatalog, kalshi_events: Sequence[KalshiEventListing],
             reason = "no open Kalshi event for these teams"
         unmatched_p.append(Unmatched("polymarket", p.market.slug, p.league.key, reason))
     pairs.sort(key=lambda pr: (pr.league, pr.start_time, pr.kalshi.ticker, pr.poly.condition_id))
-    return MatchResult(tuple(pairs), tuple(sorted(unmatched_k, key=_sort_key_k)),
-                       tuple(sorted(unmatched_p, key=_sort_key_k)), frozenset(ended))
+    return MatchResult(tuple(pairs), tuple(sorted(unmatched_k, key=_unmatched_order)),
+                       tuple(sorted(unmatched_p, key=_unmatched_order)), frozenset(ended))
 
 
 def _describe(k: _KMarket) -> str:
@@ -419,7 +426,7 @@ def _describe(k: _KMarket) -> str:
 
 
 def _pair(k: _KMarket, p: _PMarket, yes: PolyOutcome, no: PolyOutcome, market_type: str,
-          verdict, reason: str, kalshi_fees: Mapping[str, KalshiFeeSchedule]) -> MarketPair:
+          verdict: Verdict, reason: str, kalshi_fees: Mapping[str, KalshiFeeSchedule]) -> MarketPair:
     ticker = k.game.ticker
     event_key = (f"{ticker.league.key}:{ticker.game_date.isoformat()}:"
                  f"{ticker.first.key}-{ticker.second.key}")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import attrs
 import pytest
 
 from arb.discovery.cache import PairCache
@@ -298,6 +299,33 @@ def test_totals_match_on_equal_lines_only():
     assert (pair.poly.yes_token, pair.poly.no_token) == (token(total, "Over"), token(total, "Under"))
     result = match(CATALOG, [kalshi], [p_event("nba-cle-atl-2026-04-10", [other])])
     assert result.pairs == () and "line differs" in unmatched(result, f"{ev}-219")
+
+
+def test_spreads_match_favourite_and_line():
+    ev = "KXNBASPREAD-26JAN04MEMLAL"
+    lakers_by_4 = k_market(f"{ev}-LAL3", strike="3.5")
+    grizzlies = k_market(f"{ev}-MEM3", strike="3.5")
+    kalshi = k_event(ev, "Memphis at Los Angeles L: Spread", [lakers_by_4, grizzlies])
+    spread = p_market("nba-mem-lal-2026-01-04-spread-home-3pt5", ("Lakers", "Grizzlies"),
+                      kind="spreads", line="-3.5", question="Spread: Lakers (-3.5)",
+                      start="2026-01-05T02:30:00")
+    result = match(CATALOG, [kalshi], [p_event("nba-mem-lal-2026-01-04", [spread])])
+    (pair,) = result.pairs
+    assert (pair.kalshi.ticker, pair.market_type) == (f"{ev}-LAL3", "spread")
+    assert (pair.poly.yes_token, pair.poly.no_token) == (token(spread, "Lakers"),
+                                                         token(spread, "Grizzlies"))
+    assert "no Polymarket market" in unmatched(result, f"{ev}-MEM3")
+
+
+def test_kalshi_occurrence_far_from_the_start_is_refused():
+    market = attrs.evolve(k_market("KXNBAGAME-26JAN09MILLAL-LAL", "Los Angeles L"),
+                          occurrence_datetime=utc("2026-01-09T12:00:00"))
+    kalshi = k_event("KXNBAGAME-26JAN09MILLAL", "Milwaukee at Los Angeles L", [market])
+    ml = p_market("nba-mil-lal-2026-01-09", ("Bucks", "Lakers"))
+    assert match(CATALOG, [kalshi], [p_event("nba-mil-lal-2026-01-09", [ml])]).pairs == ()
+    near = attrs.evolve(market, occurrence_datetime=utc("2026-01-10T06:00:00"))
+    kalshi = k_event("KXNBAGAME-26JAN09MILLAL", "Milwaukee at Los Angeles L", [near])
+    assert len(match(CATALOG, [kalshi], [p_event("nba-mil-lal-2026-01-09", [ml])]).pairs) == 1
 
 
 def test_kalshi_expected_expiration_before_the_start_is_refused():
