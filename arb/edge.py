@@ -147,6 +147,39 @@ class Opportunity:
         return Money(self.cost + self.fees)
 
 
+@attrs.frozen
+class _Rates:
+    """A pair's fee rates, ready for exact arithmetic at the common scale SCALE**z."""
+
+    kalshi_rate: int
+    """Kalshi taker rate at SCALE**2 (fees.kalshi_rate)."""
+    poly_rate: int
+    poly_exp: int
+    z: int
+
+    @classmethod
+    def of(cls, pair: MarketPair) -> _Rates:
+        schedule = pair.poly.fees
+        check_poly_schedule(schedule)
+        return cls(kalshi_rate(pair.kalshi.fees), schedule.rate, schedule.exponent,
+                   max(_KALSHI_FEE_EXP, 1 + 2 * schedule.exponent))
+
+    def fee_rate(self, kalshi: bool, price: int) -> int:
+        """Exact fee per micro-contract at ``price``, over SCALE**fee_exp(kalshi)."""
+        if kalshi:
+            return self.kalshi_rate * price * (SCALE - price)
+        return self.poly_rate * (price * (SCALE - price)) ** self.poly_exp
+
+    def fee_exp(self, kalshi: bool) -> int:
+        return _KALSHI_FEE_EXP if kalshi else 1 + 2 * self.poly_exp
+
+    def marginal(self, kalshi: bool, price: int) -> int:
+        """Exact cost of one more micro-contract at ``price`` (price + fee), at SCALE**z."""
+        z = self.z
+        return (price * SCALE ** (z - 1)
+                + self.fee_rate(kalshi, price) * SCALE ** (z - self.fee_exp(kalshi)))
+
+
 @attrs.define(eq=False)
 class _Leg:
     """A leg's ask ladder prepared for exact evaluation at any size."""
@@ -158,56 +191,55 @@ class _Leg:
     """Per level: the limit price to send when that level is the worst walked (None: off-grid
     or out of the venue's range, so sizes reaching it are not allowed)."""
     cum_qty: list[int]
+    """Size of the levels before each index (cum_qty[0] = 0, cum_qty[-1] = liquidity)."""
     cum_cost: list[int]
-    """Cost at SCALE**2 (price x qty) of the full levels before each index."""
+    """Cost at SCALE**2 (price x qty) of the levels before each index."""
     fee_rates: list[int]
-    """Exact fee per micro-contract at each level, over ``SCALE**fee_exp``."""
+    fee_unit: int
+    """Kalshi: the cent over the fee numerators' denominator; Polymarket: the denominator."""
     cum_fee: list[int]
-    """Kalshi: exact fee numerators of full levels; Polymarket: rounded fees of full levels."""
-    fee_exp: int
+    """Kalshi: exact fee numerators of the levels before; Polymarket: their rounded fees."""
+    marginal: list[int]
+    """Exact cost per micro-contract at each level (price + fee) at the pair's common scale."""
+    cum_marginal: list[int]
     poly_min_qty: int
     received_at: float
-    marginal: list[int] = attrs.Factory(list)
-    """Exact marginal cost per micro-contract at each level, at the kind's common scale."""
-    cum_marginal: list[int] = attrs.Factory(list)
 
     @property
     def liquidity(self) -> int:
         return self.cum_qty[-1]
 
+    @property
+    def convex(self) -> bool:
+        """True when the marginal cost never falls from one level to the next."""
+        m = self.marginal
+        return all(x <= y for x, y in zip(m, m[1:], strict=False))
+
+    def price(self, qty: int) -> tuple[int, int | None, int, int]:
+        """(level index, limit price, cost, fee) of buying ``qty`` with the venue's rounding."""
+        cum_qty = self.cum_qty
+        level = bisect_left(cum_qty, qty) - 1
+        partial = qty - cum_qty[level]
+        cost = -(-(self.cum_cost[level] + self.prices[level] * partial) // SCALE)
+        if self.kalshi:
+            fee_num = self.cum_fee[level] + self.fee_rates[level] * partial
+            fee = -(-fee_num // self.fee_unit) * CENT - cost % -CENT
+        else:
+            fee = self.cum_fee[level] + _ceil_fee(self.fee_rates[level] * partial, self.fee_unit)
+        return level, self.limits[level], cost, fee
+
+    def exact(self, qty: int) -> int:
+        """Unrounded cost plus fees of ``qty`` at the common scale."""
+        level = bisect_left(self.cum_qty, qty) - 1
+        return self.cum_marginal[level] + self.marginal[level] * (qty - self.cum_qty[level])
+
 
 def _round_up_on_grid(price: int, bands: Sequence[PriceBand]) -> int | None:
     for band in bands:
         if band.start <= price <= band.end:
-            offset = -((band.start - price) // band.step) * band.step
-            rounded = band.start + offset
+            rounded = band.start - ((band.start - price) // band.step) * band.step
             return rounded if rounded <= band.end else None
     return None
-
-
-def _kalshi_leg(pair: MarketPair, book: KalshiBook, outcome: Outcome, max_qty: int) -> _Leg:
-    rate = kalshi_rate(pair.kalshi.fees)
-    levels = _cover(book.asks(outcome), max_qty)
-    grid = pair.kalshi.grid
-    return _build_leg(pair.kalshi.instrument(outcome), True, levels,
-                      [_round_up_on_grid(p, grid) for p, _ in levels],
-                      [rate * p * (SCALE - p) for p, _ in levels], _KALSHI_FEE_EXP, 0,
-                      book.received_at)
-
-
-def _poly_leg(pair: MarketPair, book: PolyBook, max_qty: int) -> _Leg:
-    schedule = pair.poly.fees
-    check_poly_schedule(schedule)
-    levels = _cover(book.asks(), max_qty)
-    tick = book.tick
-    limits: list[int | None] = []
-    for price, _ in levels:
-        rounded = -(-price // tick) * tick
-        limits.append(rounded if tick <= rounded <= SCALE - tick else None)
-    exponent = schedule.exponent
-    rates = [schedule.rate * (p * (SCALE - p)) ** exponent for p, _ in levels]
-    return _build_leg(pair.poly.instrument(book.token_id), False, levels, limits, rates,
-                      1 + 2 * exponent, book.min_order_size, book.received_at)
 
 
 def _cover(levels: list[Level], max_qty: int) -> list[Level]:
@@ -220,23 +252,41 @@ def _cover(levels: list[Level], max_qty: int) -> list[Level]:
     return levels
 
 
-def _build_leg(instrument: Instrument, kalshi: bool, levels: list[Level],
-               limits: list[int | None], fee_rates: list[int], fee_exp: int,
-               poly_min_qty: int, received_at: float) -> _Leg:
+def _kalshi_leg(pair: MarketPair, rates: _Rates, book: KalshiBook, outcome: Outcome,
+                max_qty: int) -> _Leg:
+    levels = _cover(book.asks(outcome), max_qty)
+    grid = pair.kalshi.grid
+    return _build_leg(pair.kalshi.instrument(outcome), True, rates, levels,
+                      [_round_up_on_grid(p, grid) for p, _ in levels], 0, book.received_at)
+
+
+def _poly_leg(pair: MarketPair, rates: _Rates, book: PolyBook, max_qty: int) -> _Leg:
+    levels = _cover(book.asks(), max_qty)
+    tick = book.tick
+    limits: list[int | None] = []
+    for price, _ in levels:
+        rounded = -(-price // tick) * tick
+        limits.append(rounded if tick <= rounded <= SCALE - tick else None)
+    return _build_leg(pair.poly.instrument(book.token_id), False, rates, levels, limits,
+                      book.min_order_size, book.received_at)
+
+
+def _build_leg(instrument: Instrument, kalshi: bool, rates: _Rates, levels: list[Level],
+               limits: list[int | None], poly_min_qty: int, received_at: float) -> _Leg:
     prices = [p for p, _ in levels]
-    cum_qty = [0]
-    cum_cost = [0]
-    cum_fee = [0]
-    denominator = SCALE ** fee_exp
-    for (price, size), rate in zip(levels, fee_rates, strict=True):
+    fee_rates = [rates.fee_rate(kalshi, p) for p in prices]
+    marginal = [rates.marginal(kalshi, p) for p in prices]
+    denominator = SCALE ** rates.fee_exp(kalshi)
+    fee_unit = denominator * CENT if kalshi else denominator
+    cum_qty, cum_cost, cum_fee, cum_marginal = [0], [0], [0], [0]
+    for (price, size), rate, m in zip(levels, fee_rates, marginal, strict=True):
         cum_qty.append(cum_qty[-1] + size)
         cum_cost.append(cum_cost[-1] + price * size)
-        if kalshi:
-            cum_fee.append(cum_fee[-1] + rate * size)
-        else:
-            cum_fee.append(cum_fee[-1] + _ceil_fee(rate * size, denominator))
-    return _Leg(instrument, kalshi, prices, limits, cum_qty, cum_cost, fee_rates, cum_fee,
-                fee_exp, poly_min_qty, received_at)
+        cum_fee.append(cum_fee[-1] + (rate * size if kalshi else _ceil_fee(rate * size,
+                                                                            denominator)))
+        cum_marginal.append(cum_marginal[-1] + m * size)
+    return _Leg(instrument, kalshi, prices, limits, cum_qty, cum_cost, fee_rates, fee_unit,
+                cum_fee, marginal, cum_marginal, poly_min_qty, received_at)
 
 
 def _ceil_fee(numerator: int, denominator: int) -> int:
@@ -244,29 +294,9 @@ def _ceil_fee(numerator: int, denominator: int) -> int:
     return -(-numerator // (denominator * 10)) * 10
 
 
-@attrs.frozen
-class _Priced:
-    """One leg priced exactly at one size."""
-
-    level: int
-    limit: int | None
-    cost: int
-    fee: int
-
-
-def _price_leg(leg: _Leg, qty: int) -> _Priced:
-    level = bisect_left(leg.cum_qty, qty) - 1
-    partial = qty - leg.cum_qty[level]
-    price = leg.prices[level]
-    cost_num = leg.cum_cost[level] + price * partial
-    cost = -(-cost_num // SCALE)
-    if leg.kalshi:
-        fee_num = leg.cum_fee[level] + leg.fee_rates[level] * partial
-        fee = -(-fee_num // (SCALE ** _KALSHI_FEE_EXP * CENT)) * CENT
-        fee += -(-cost // CENT) * CENT - cost
-    else:
-        fee = leg.cum_fee[level] + _ceil_fee(leg.fee_rates[level] * partial, SCALE ** leg.fee_exp)
-    return _Priced(level, leg.limits[level], cost, fee)
+_Priced = tuple[int, int | None, int, int]
+_Found = tuple[int, int, _Priced, _Priced]
+"""(profit, units, leg A priced, leg B priced)."""
 
 
 @attrs.define(eq=False)
@@ -283,44 +313,34 @@ class _Search:
     def exact(self, units: int) -> int:
         """L(q) x scale: payout - cost - fees with no rounding."""
         q = units * self.step
-        return q * self.scale - _exact_leg(self.a, q) - _exact_leg(self.b, q)
+        return q * self.scale - self.a.exact(q) - self.b.exact(q)
 
-    def limits_ok(self, priced: _Priced, q: int, leg: _Leg) -> bool:
-        limit = priced.limit
-        if limit is None:
-            return False
-        if leg.kalshi:
-            return True
-        notional = limit * q
-        return (q >= leg.poly_min_qty and notional >= _ONE_DOLLAR_NOTIONAL
-                and notional % _POLY_USDC_STEP == 0)
-
-    def profit(self, units: int) -> tuple[int, _Priced, _Priced] | None:
+    def profit(self, units: int) -> _Found | None:
         """Exact profit at ``units`` if every rule and limit holds there, else None."""
         q = units * self.step
-        pa, pb = _price_leg(self.a, q), _price_leg(self.b, q)
-        if not (self.limits_ok(pa, q, self.a) and self.limits_ok(pb, q, self.b)):
+        pa, pb = self.a.price(q), self.b.price(q)
+        if not (_order_ok(self.a, pa, q) and _order_ok(self.b, pb, q)):
             return None
-        capital = pa.cost + pa.fee + pb.cost + pb.fee
+        capital = pa[2] + pa[3] + pb[2] + pb[3]
         profit = q - capital
         params = self.params
         if (capital > params.max_cost or profit < params.min_profit
                 or profit * SCALE < params.min_profit_per_contract * q
                 or profit * 10_000 < params.min_edge_bps * capital):
             return None
-        return profit, pa, pb
+        return profit, units, pa, pb
 
-    def capital(self, units: int) -> int:
+    def capital_ok(self, units: int) -> bool:
         q = units * self.step
-        pa, pb = _price_leg(self.a, q), _price_leg(self.b, q)
-        return pa.cost + pa.fee + pb.cost + pb.fee
+        pa, pb = self.a.price(q), self.b.price(q)
+        return pa[2] + pa[3] + pb[2] + pb[3] <= self.params.max_cost
 
     def notional_ok(self, units: int) -> bool:
         """The $1 minimum of every Polymarket leg (monotone in size)."""
         q = units * self.step
         for leg in (self.a, self.b):
             if not leg.kalshi:
-                limit = _price_leg(leg, q).limit
+                limit = leg.price(q)[1]
                 if limit is not None and limit * q < _ONE_DOLLAR_NOTIONAL:
                     return False
         return True
@@ -333,32 +353,44 @@ class _Search:
         return (exact * SCALE >= params.min_profit_per_contract * q * self.scale
                 and exact * (10_000 + params.min_edge_bps) >= params.min_edge_bps * q * self.scale)
 
+    def peak(self, lo: int, hi: int) -> int:
+        """The size in [lo, hi] maximising L: walk the merged level boundaries until the
+        combined marginal cost reaches $1 per contract."""
+        a, b, step, scale = self.a, self.b, self.step, self.scale
+        i = j = 0
+        q = 0
+        end = hi * step
+        while q < end and a.marginal[i] + b.marginal[j] < scale:
+            next_a, next_b = a.cum_qty[i + 1], b.cum_qty[j + 1]
+            q = min(next_a, next_b, end)
+            if q == next_a and i + 1 < len(a.prices):
+                i += 1
+            if q == next_b and j + 1 < len(b.prices):
+                j += 1
+        units = min(max(q // step, lo), hi)
+        if units < hi and self.exact(units + 1) > self.exact(units):
+            units += 1
+        return units
 
-def _exact_leg(leg: _Leg, qty: int) -> int:
-    level = bisect_left(leg.cum_qty, qty) - 1
-    return leg.cum_marginal[level] + leg.marginal[level] * (qty - leg.cum_qty[level])
 
-
-def _prepare_marginals(leg: _Leg, z: int) -> bool:
-    """Exact marginal cost per micro-contract at scale SCALE**z; False if not non-decreasing."""
-    price_mult = SCALE ** (z - 1)
-    fee_mult = SCALE ** (z - leg.fee_exp)
-    leg.marginal = [p * price_mult + r * fee_mult for p, r in zip(leg.prices, leg.fee_rates,
-                                                                   strict=True)]
-    cum = [0]
-    for m, size in zip(leg.marginal, _sizes(leg), strict=True):
-        cum.append(cum[-1] + m * size)
-    leg.cum_marginal = cum
-    return all(x <= y for x, y in zip(leg.marginal, leg.marginal[1:], strict=False))
-
-
-def _sizes(leg: _Leg) -> list[int]:
-    cq = leg.cum_qty
-    return [cq[i + 1] - cq[i] for i in range(len(cq) - 1)]
+def _order_ok(leg: _Leg, priced: _Priced, q: int) -> bool:
+    """Venue order rules: a valid limit price; for Polymarket the minimum size, the $1
+    notional and a FOK/FAK amount with <= 2 decimals."""
+    limit = priced[1]
+    if limit is None:
+        return False
+    if leg.kalshi:
+        return True
+    notional = limit * q
+    return (q >= leg.poly_min_qty and notional >= _ONE_DOLLAR_NOTIONAL
+            and notional % _POLY_USDC_STEP == 0)
 
 
 def _last_true(lo: int, hi: int, pred: Callable[[int], bool]) -> int:
     """Largest u in [lo, hi] with pred(u), pred true-then-false; lo - 1 if none."""
+    if lo <= hi and pred(hi):
+        return hi
+    hi -= 1
     while lo <= hi:
         mid = (lo + hi) // 2
         if pred(mid):
@@ -370,6 +402,9 @@ def _last_true(lo: int, hi: int, pred: Callable[[int], bool]) -> int:
 
 def _first_true(lo: int, hi: int, pred: Callable[[int], bool]) -> int:
     """Smallest u in [lo, hi] with pred(u), pred false-then-true; hi + 1 if none."""
+    if lo <= hi and pred(lo):
+        return lo
+    lo += 1
     while lo <= hi:
         mid = (lo + hi) // 2
         if pred(mid):
@@ -379,30 +414,31 @@ def _first_true(lo: int, hi: int, pred: Callable[[int], bool]) -> int:
     return lo
 
 
-def _best_size(search: _Search, concave: bool) -> tuple[int, int, _Priced, _Priced] | None:
-    a, b, step, params = search.a, search.b, search.step, search.params
+def _best_size(search: _Search) -> _Found | None:
+    a, b, step, params, scale = search.a, search.b, search.step, search.params, search.scale
+    concave = a.convex and b.convex
     n_max = min(a.liquidity, b.liquidity, params.max_qty) // step
     lo = 1
     for leg in (a, b):
         if not leg.kalshi:
             lo = max(lo, -(-leg.poly_min_qty // step))
     lo = _first_true(lo, n_max, search.notional_ok)
-    hi = _last_true(lo, n_max, lambda u: search.capital(u) <= params.max_cost)
-    if concave:
-        hi = _last_true(lo, hi, search.ratio_ok)
-    if hi < lo:
+    if lo > n_max:
         return None
-    scale = search.scale
-    if concave:
-        peak = _last_true(lo + 1, hi, lambda u: search.exact(u) > search.exact(u - 1))
-        if search.exact(peak) // scale < params.min_profit:
-            return None
-    else:
-        peak = hi
-    best: tuple[int, int, _Priced, _Priced] | None = None
+    hi = n_max
+    start = search.peak(lo, hi) if concave else hi
+    # Capital only grows with size, and L(q)/q only falls: both cap the size from above, so the
+    # scan starts at the largest size below the peak that satisfies them.
+    if not search.capital_ok(start):
+        hi = start = _last_true(lo, start, search.capital_ok)
+    if concave and not search.ratio_ok(start):
+        start = _last_true(lo, start, search.ratio_ok)
+    if start < lo or (concave and search.exact(start) // scale < params.min_profit):
+        return None
+    best: _Found | None = None
     budget = MAX_SCAN
     for direction in (-1, 1):
-        units = peak if direction < 0 else peak + 1
+        units = start if direction < 0 else start + 1
         while lo <= units <= hi and budget > 0:
             budget -= 1
             if concave:
@@ -414,13 +450,14 @@ def _best_size(search: _Search, concave: bool) -> tuple[int, int, _Priced, _Pric
             found = search.profit(units)
             if found is not None and (best is None or found[0] > best[0]
                                       or (found[0] == best[0] and units < best[1])):
-                best = (found[0], units, found[1], found[2])
+                best = found
+            elif direction > 0 and not search.capital_ok(units):
+                break
             units += direction
     return best
 
 
-def _finish(pair: MarketPair, kind: Kind, search: _Search,
-            found: tuple[int, int, _Priced, _Priced]) -> Opportunity:
+def _finish(pair: MarketPair, kind: Kind, search: _Search, found: _Found) -> Opportunity:
     profit, units, pa, pb = found
     q = units * search.step
     legs = (_edge_leg(search.a, pa, q), _edge_leg(search.b, pb, q))
@@ -433,29 +470,13 @@ def _finish(pair: MarketPair, kind: Kind, search: _Search,
 
 
 def _edge_leg(leg: _Leg, priced: _Priced, qty: int) -> EdgeLeg:
-    fills = []
-    for index in range(priced.level + 1):
-        taken = min(leg.cum_qty[index + 1], qty) - leg.cum_qty[index]
-        fills.append((Price(leg.prices[index]), Qty(taken)))
-    assert priced.limit is not None
-    return EdgeLeg(instrument=leg.instrument, side=Side.BUY, limit_price=Price(priced.limit),
-                   qty=Qty(qty), cost=Money(priced.cost), fee=Money(priced.fee),
+    level, limit, cost, fee = priced
+    fills = tuple((Price(leg.prices[i]), Qty(min(leg.cum_qty[i + 1], qty) - leg.cum_qty[i]))
+                  for i in range(level + 1))
+    return EdgeLeg(instrument=leg.instrument, side=Side.BUY, limit_price=Price(limit or 0),
+                   qty=Qty(qty), cost=Money(cost), fee=Money(fee),
                    best_price=Price(leg.prices[0]), size_at_best=Qty(leg.cum_qty[1]),
-                   fills=tuple(fills))
-
-
-def _evaluate_kind(pair: MarketPair, kind: Kind, a: _Leg, b: _Leg, step: int,
-                   params: EdgeParams) -> Opportunity | None:
-    if not a.prices or not b.prices:
-        return None
-    z = max(a.fee_exp, b.fee_exp)
-    scale = SCALE ** z
-    concave = _prepare_marginals(a, z) & _prepare_marginals(b, z)
-    if concave and a.marginal[0] + b.marginal[0] >= scale:
-        return None
-    search = _Search(a, b, step, params, scale)
-    found = _best_size(search, concave)
-    return None if found is None else _finish(pair, kind, search, found)
+                   fills=fills)
 
 
 def _check_books(pair: MarketPair, kalshi_book: KalshiBook, poly_yes_book: PolyBook,
@@ -491,50 +512,54 @@ def evaluate(pair: MarketPair, kalshi_book: KalshiBook, poly_yes_book: PolyBook,
     p_yes = poly_yes_book.best_ask() if yes_ok else None
     p_no = poly_no_book.best_ask() if no_ok else None
     cross = pair.tradable
-    wanted: list[Kind] = []
+    wanted: list[tuple[Kind, bool, int, bool, int]] = []
     if cross and p_yes and k_no and p_yes[0] + k_no[0] < SCALE:
-        wanted.append(Kind.POLY_YES_KALSHI_NO)
+        wanted.append((Kind.POLY_YES_KALSHI_NO, False, p_yes[0], True, k_no[0]))
     if cross and k_yes and p_no and k_yes[0] + p_no[0] < SCALE:
-        wanted.append(Kind.KALSHI_YES_POLY_NO)
+        wanted.append((Kind.KALSHI_YES_POLY_NO, True, k_yes[0], False, p_no[0]))
     if p_yes and p_no and p_yes[0] + p_no[0] < SCALE:
-        wanted.append(Kind.POLY_SAME_MARKET)
+        wanted.append((Kind.POLY_SAME_MARKET, False, p_yes[0], False, p_no[0]))
     if k_yes and k_no and k_yes[0] + k_no[0] < SCALE:
-        wanted.append(Kind.KALSHI_SAME_MARKET)
+        wanted.append((Kind.KALSHI_SAME_MARKET, True, k_yes[0], True, k_no[0]))
     if not wanted:
         return []
     try:
-        return _evaluate_wanted(pair, kalshi_book, poly_yes_book, poly_no_book, params, wanted)
+        rates = _Rates.of(pair)
+        out = []
+        for kind, a_kalshi, a_best, b_kalshi, b_best in wanted:
+            if rates.marginal(a_kalshi, a_best) + rates.marginal(b_kalshi, b_best) >= \
+                    SCALE ** rates.z:
+                continue  # fees included, even the first contract loses: L <= 0 everywhere
+            found = _evaluate_kind(pair, rates, kind, kalshi_book, poly_yes_book, poly_no_book,
+                                   params)
+            if found is not None:
+                out.append(found)
+        return out
     except FeeError as err:
         raise FeeError(f"pair {pair.pair_id}: {err}") from None
 
 
-def _evaluate_wanted(pair: MarketPair, kalshi_book: KalshiBook, poly_yes_book: PolyBook,
-                     poly_no_book: PolyBook, params: EdgeParams,
-                     wanted: list[Kind]) -> list[Opportunity]:
+def _evaluate_kind(pair: MarketPair, rates: _Rates, kind: Kind, kalshi_book: KalshiBook,
+                   poly_yes_book: PolyBook, poly_no_book: PolyBook,
+                   params: EdgeParams) -> Opportunity | None:
     max_qty = params.max_qty
-    kalshi_step = _KALSHI_FRACTIONAL_STEP if pair.kalshi.fractional else SCALE
-    out: list[Opportunity] = []
-    for kind in wanted:
-        if kind is Kind.POLY_YES_KALSHI_NO:
-            a = _poly_leg(pair, poly_yes_book, max_qty)
-            b = _kalshi_leg(pair, kalshi_book, Outcome.NO, max_qty)
-            step = kalshi_step
-        elif kind is Kind.KALSHI_YES_POLY_NO:
-            a = _kalshi_leg(pair, kalshi_book, Outcome.YES, max_qty)
-            b = _poly_leg(pair, poly_no_book, max_qty)
-            step = kalshi_step
-        elif kind is Kind.POLY_SAME_MARKET:
-            a = _poly_leg(pair, poly_yes_book, max_qty)
-            b = _poly_leg(pair, poly_no_book, max_qty)
-            step = _POLY_SHARE_STEP
-        else:
-            a = _kalshi_leg(pair, kalshi_book, Outcome.YES, max_qty)
-            b = _kalshi_leg(pair, kalshi_book, Outcome.NO, max_qty)
-            step = kalshi_step
-        found = _evaluate_kind(pair, kind, a, b, step, params)
-        if found is not None:
-            out.append(found)
-    return out
+    step = _KALSHI_FRACTIONAL_STEP if pair.kalshi.fractional else SCALE
+    if kind is Kind.POLY_YES_KALSHI_NO:
+        a = _poly_leg(pair, rates, poly_yes_book, max_qty)
+        b = _kalshi_leg(pair, rates, kalshi_book, Outcome.NO, max_qty)
+    elif kind is Kind.KALSHI_YES_POLY_NO:
+        a = _kalshi_leg(pair, rates, kalshi_book, Outcome.YES, max_qty)
+        b = _poly_leg(pair, rates, poly_no_book, max_qty)
+    elif kind is Kind.POLY_SAME_MARKET:
+        a = _poly_leg(pair, rates, poly_yes_book, max_qty)
+        b = _poly_leg(pair, rates, poly_no_book, max_qty)
+        step = _POLY_SHARE_STEP
+    else:
+        a = _kalshi_leg(pair, rates, kalshi_book, Outcome.YES, max_qty)
+        b = _kalshi_leg(pair, rates, kalshi_book, Outcome.NO, max_qty)
+    search = _Search(a, b, step, params, SCALE ** rates.z)
+    found = _best_size(search)
+    return None if found is None else _finish(pair, kind, search, found)
 
 
 def best(pair: MarketPair, kalshi_book: KalshiBook, poly_yes_book: PolyBook,
