@@ -144,15 +144,14 @@ def _kalshi_games(events: Sequence[KalshiEventListing], catalog: LeagueCatalog,
             split = split_title(text) if text else None
             if split is None:
                 continue
-            resolved = {_resolve_label(league, split[0]), _resolve_label(league, split[1])}
-            if None in resolved:
-                continue
-            if resolved == teams:
+            known = [t for t in (_resolve_label(league, split[0]), _resolve_label(league, split[1]))
+                     if t is not None]
+            strangers = [t.name for t in known if t not in teams]
+            if strangers:
+                contradiction = (f"event title {text!r} names {' and '.join(strangers)}, ticker "
+                                 f"says {ticker.first.name} and {ticker.second.name}")
+            elif len(known) == 2 and set(known) == teams:
                 title_confirmed = True
-            else:
-                contradiction = (f"event title {text!r} names "
-                                 f"{' and '.join(sorted(t.name for t in resolved))}, ticker says "
-                                 f"{ticker.first.name} and {ticker.second.name}")
         for market in event.markets:
             league_key = league.key
             if market.status != KALSHI_ACTIVE:

@@ -273,7 +273,12 @@ def test_title_naming_other_teams_refuses_the_event():
                      [k_market("KXNBAGAME-26JAN09MILLAL-LAL", "Los Angeles L")])
     ml = p_market("nba-mil-lal-2026-01-09", ("Bucks", "Lakers"))
     result = match(CATALOG, [kalshi], [p_event("nba-mil-lal-2026-01-09", [ml])])
-    assert result.pairs == () and "ticker says" in unmatched(result, "KXNBAGAME-26JAN09MILLAL-LAL")
+    assert result.pairs == () and "names Boston Celtics, ticker says" in unmatched(
+        result, "KXNBAGAME-26JAN09MILLAL-LAL")
+    half_known = k_event("KXNBAGAME-26JAN09MILLAL", "Boston at Somewhere",
+                         [k_market("KXNBAGAME-26JAN09MILLAL-LAL", "Los Angeles L")])
+    result = match(CATALOG, [half_known], [p_event("nba-mil-lal-2026-01-09", [ml])])
+    assert result.pairs == () and "Boston Celtics" in unmatched(result, "KXNBAGAME-26JAN09MILLAL-LAL")
 
 
 def test_regulation_only_hockey_market_is_rejected_against_overtime():
