@@ -99,6 +99,7 @@ class PolymarketAdapter:
     signer: PolymarketSigner
     wall_clock: Callable[[], float] = time.time
     """Order timestamps (ms) come from this clock."""
+    submit_deadline_s: float = SUBMIT_DEADLINE_S
     venue: Venue = attrs.field(default=_V, init=False)
     _tokens: dict[str, TokenSpec] = attrs.field(factory=dict, init=False)
     _client_ids: OrderedDict[str, str] = attrs.field(factory=OrderedDict, init=False)
@@ -184,7 +185,7 @@ class PolymarketAdapter:
     async def submit(self, order: PreparedOrder) -> OrderResult:
         """Post the prepared bytes; raises Rejected, TradingPaused, Transient or OutcomeUnknown."""
         assert order.venue_order_id is not None
-        with trio.move_on_after(SUBMIT_DEADLINE_S, shield=True) as scope:
+        with trio.move_on_after(self.submit_deadline_s, shield=True) as scope:
             try:
                 response = await self.rest.post_order(order.payload)
             except TradingPaused as exc:
@@ -196,7 +197,7 @@ class PolymarketAdapter:
                 raise
         if scope.cancelled_caught:
             raise OutcomeUnknown(_V, f"order {order.venue_order_id}: no answer within "
-                                     f"{SUBMIT_DEADLINE_S} s")
+                                     f"{self.submit_deadline_s} s")
         return self._result(order, response)
 
     def _result(self, order: PreparedOrder, response: PostOrderResponse) -> OrderResult:
