@@ -252,10 +252,10 @@ class GammaClient:
 
     async def events(self, tag_slug: str, *, start: datetime | None = None,
                      end: datetime | None = None) -> GammaPage:
-        """Open events tagged ``tag_slug`` whose end date falls in [start, end], all pages.
+        """Open events tagged ``tag_slug`` whose ``startTime`` falls in [start, end], all pages.
 
-        Gamma's ``endDate`` of a game event is its scheduled start; the window is only a server
-        hint, the matcher applies its own time checks.
+        The window (Gamma ``start_time_min``/``start_time_max``) is only a server-side hint; the
+        matcher applies its own time checks.
 
         Raises:
             GammaError: a malformed page or more than ``max_pages`` full pages.
@@ -267,9 +267,9 @@ class GammaClient:
             params: dict[str, Any] = {"tag_slug": tag_slug, "closed": "false",
                                       "limit": self.page_limit, "offset": page * self.page_limit}
             if start is not None:
-                params["end_date_min"] = start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                params["start_time_min"] = start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             if end is not None:
-                params["end_date_max"] = end.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                params["start_time_max"] = end.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             what = f"/events tag {tag_slug} page {page + 1}"
             try:
                 response = await self.http.get(EVENTS_PATH, params=params)
