@@ -487,3 +487,25 @@ async def test_refused_connections_back_off_with_cap_then_give_up(autojump_clock
     assert 7.5 <= elapsed <= 15.0
     assert listener.states[-1] is FeedState.DOWN
     assert listener.states.count(FeedState.RECONNECTING) == 5
+
+
+async def test_added_ticker_without_snapshot_is_asked_again(autojump_clock):
+    server = FakeServer()
+    new = "KXNBAGAME-25NOV28DALLAL-NEW"
+    server.books[new] = ([["0.1000", "1.00"]], [])
+    async with trio.open_nursery() as nursery:
+        feed, _ = await _start(nursery, server, config=FeedConfig(resnapshot_after=5.0,
+                                                                   probe_after=60,
+                                                                   stale_after=120))
+        conn = server.conn
+        server.answer_snapshots = False
+        feed.add_tickers([new])
+        await trio.sleep(1)
+        assert not feed.book(new).valid
+        server.answer_snapshots = True
+        await trio.sleep(5)
+        asks = [c["params"] for c in conn.commands if c["cmd"] == "update_subscription"]
+        assert asks[-1] == {"sids": [conn.ob_sid], "market_tickers": [new],
+                            "action": "get_snapshot"}
+        assert feed.book(new).valid
+        nursery.cancel_scope.cancel()

@@ -367,6 +367,7 @@ class KalshiFeed:
                 return
             self._ob_subscribing = True
             self._requested.update(to_add)
+            self._mark_asked(to_add)
             await self._send({"cmd": "subscribe", "params": {
                 "channels": [ORDERBOOK], "market_tickers": to_add,
                 "use_yes_price": USE_YES_PRICE}}, _Command("subscribe", tuple(to_add)))
@@ -379,9 +380,16 @@ class KalshiFeed:
                 "action": "delete_markets"}}, _Command("delete_markets", tuple(to_remove)))
         if to_add:
             self._requested.update(to_add)
+            self._mark_asked(to_add)
             await self._send({"cmd": "update_subscription", "params": {
                 "sids": [self._ob_sid], "market_tickers": to_add, "action": "add_markets"}},
                 _Command("add_markets", tuple(to_add), self._ob_sid))
+
+    def _mark_asked(self, tickers: Iterable[str]) -> None:
+        """A subscription asks for snapshots too: if they do not come, ask again later."""
+        now = trio.current_time()
+        for ticker in tickers:
+            self._snapshot_asked[ticker] = now
 
     async def _ask_snapshots(self, tickers: Iterable[str], *, force: bool = False) -> None:
         now = trio.current_time()
@@ -685,6 +693,7 @@ class KalshiFeed:
         # come before the sends so the control loop cannot request the same tickers again.
         sid = self._ob_sid
         self._requested.update(command.tickers)
+        self._mark_asked(command.tickers)
         self._ob_subscribing = sid is None
         for ticker in command.tickers:
             if sid is None:
