@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import sys
 import urllib.parse
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -138,8 +139,11 @@ async def test_gamma_pages_with_offsets(shared_dir, nursery):
     app, requests = json_app(gamma_route(spans))
     url = await nursery.start(serve_asgi, app)
     async with open_gamma(url, page_limit=20) as gamma:
-        page = await gamma.events("nba")
+        page = await gamma.events("nba", start=datetime(2026, 1, 4, tzinfo=UTC),
+                                  end=datetime(2026, 1, 15, 12, tzinfo=UTC))
     assert len(page.events) == 50 and page.problems == ()
+    assert (requests[0][1]["start_time_min"], requests[0][1]["start_time_max"]) == (
+        "2026-01-04T00:00:00Z", "2026-01-15T12:00:00Z")
     assert [(q["offset"], q["limit"], q["closed"]) for _, q in requests] == [
         ("0", "20", "false"), ("20", "20", "false"), ("40", "20", "false")]
     async with open_gamma(url, page_limit=10, max_pages=3) as gamma:
