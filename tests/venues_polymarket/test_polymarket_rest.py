@@ -429,3 +429,24 @@ async def test_balance_and_positions() -> None:
         positions = await adapter.positions()
     assert cash.available == 125_500_000
     assert [(p.instrument.token, p.qty) for p in positions] == [(TOKEN, Q("7"))]
+
+
+async def test_fills_pages_follow_the_cursor_to_the_end_marker() -> None:
+    clob = FakeClob()
+    pages = {"MA==": ("NTA=", "MATCHED"), "NTA=": ("LTE=", "CONFIRMED")}
+    seen: list[str] = []
+
+    def trades(request: httpx.Request) -> httpx.Response:
+        cursor = request.url.params["next_cursor"]
+        seen.append(cursor)
+        nxt, status = pages[cursor]
+        return httpx.Response(200, json={"data": [_trade(status)], "next_cursor": nxt})
+    clob.routes[("GET", "/data/trades")] = trades
+    async with open_polymarket_rest("http://clob", signer=_signer(), creds=CREDS,
+                                    transport=clob) as rest:
+        adapter = _adapter(rest)
+        first = await adapter.fills()
+        second = await adapter.fills(first.cursor)
+    assert seen == ["MA==", "NTA="]
+    assert first.cursor == "NTA=" and second.cursor is None
+    assert [f.status for f in second.fills if f.is_taker] == [FillStatus.CONFIRMED]

@@ -33,6 +33,7 @@ from arb.venues.protocol import (
     OrderResult,
     OrderStatus,
     OutcomeUnknown,
+    Rejected,
 )
 
 pytestmark = pytest.mark.timeout(60)
@@ -126,6 +127,24 @@ async def test_fok_killed_and_resting_order_cancelled(exchange: Exchange) -> Non
         assert await adapter.open_orders() == []
         after = await adapter.get_order(resting.venue_order_id)
         assert after.status is OrderStatus.CANCELLED and after.client_id == "c2"
+    await _with_venue(exchange, body)
+
+
+async def test_batch_post_with_one_refusal_and_cancel_all(exchange: Exchange) -> None:
+    async def body(adapter: PolymarketAdapter, urls, nursery) -> None:
+        rest_buy = adapter.prepare(OrderRequest(
+            "b1", Instrument.polymarket(CID, GRIZZLIES), Side.BUY, P("0.30"), Q("10"),
+            TimeInForce.GTC))
+        naked_sell = adapter.prepare(OrderRequest(
+            "b2", Instrument.polymarket(CID, LAKERS), Side.SELL, P("0.60"), Q("10"),
+            TimeInForce.GTC))
+        first, second = await adapter.submit_batch([rest_buy, naked_sell])
+        assert isinstance(first, OrderResult) and first.status is OrderStatus.RESTING
+        assert isinstance(second, Rejected) and "not enough balance" in second.reason
+        another = adapter.prepare(_buy("5", "0.40", TimeInForce.GTC, "b3"))
+        await adapter.submit(another)
+        assert await adapter.cancel_all() == 2
+        assert await adapter.open_orders() == []
     await _with_venue(exchange, body)
 
 

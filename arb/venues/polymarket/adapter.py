@@ -65,6 +65,7 @@ from arb.venues.protocol import (
     PreparedOrder,
     Rejected,
     Transient,
+    VenueError,
     VenueStatus,
 )
 
@@ -72,6 +73,8 @@ SUBMIT_DEADLINE_S = 15.0
 """Upper bound of one order POST, shielded from outer cancellation."""
 PAUSE_HOLD_S = 30.0
 """How long a TradingPaused answer keeps ``status().trading_active`` false."""
+MAX_BATCH_ORDERS = 15
+"""``POST /orders`` accepts at most 15 orders (venues.md B5.2)."""
 MAX_TRACKED_ORDERS = 10_000
 """Order hash -> client id entries kept in memory (oldest dropped first)."""
 _V = Venue.POLYMARKET
@@ -199,6 +202,39 @@ class PolymarketAdapter:
             raise OutcomeUnknown(_V, f"order {order.venue_order_id}: no answer within "
                                      f"{self.submit_deadline_s} s")
         return self._result(order, response)
+
+    async def submit_batch(self, orders: Sequence[PreparedOrder]
+                           ) -> list[OrderResult | VenueError]:
+        """Post up to 15 prepared orders in one ``POST /orders`` (e.g. both tokens of a market).
+
+        The body is the prepared payloads joined into a JSON array, byte for byte. Returns one
+        entry per order, in order: its result, or the error of that order alone (``Rejected``,
+        or ``OutcomeUnknown`` for an answer that cannot be read). A
+        failure of the whole request raises like ``submit`` (every order is then UNKNOWN for
+        ``OutcomeUnknown``).
+        """
+        if not 1 <= len(orders) <= MAX_BATCH_ORDERS:
+            raise Rejected(_V, f"a batch holds 1..{MAX_BATCH_ORDERS} orders, got {len(orders)}")
+        body = b"[" + b",".join(o.payload for o in orders) + b"]"
+        with trio.move_on_after(self.submit_deadline_s, shield=True) as scope:
+            try:
+                responses = await self.rest.post_orders(body)
+            except TradingPaused as exc:
+                self._pause = (exc.kind, self.wall_clock())
+                raise
+        if scope.cancelled_caught:
+            raise OutcomeUnknown(_V, f"batch of {len(orders)} orders: no answer within "
+                                     f"{self.submit_deadline_s} s")
+        if len(responses) != len(orders):
+            raise OutcomeUnknown(_V, f"batch of {len(orders)} orders answered with "
+                                     f"{len(responses)} results")
+        out: list[OrderResult | VenueError] = []
+        for order, response in zip(orders, responses, strict=True):
+            try:
+                out.append(self._result(order, response))
+            except (Rejected, OutcomeUnknown) as exc:
+                out.append(exc)
+        return out
 
     def _result(self, order: PreparedOrder, response: PostOrderResponse) -> OrderResult:
         oid = order.venue_order_id or ""
