@@ -19,13 +19,14 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import attrs
 import httpx
 
+from arb.discovery.fields import decimal_text, text, utc_time
 from arb.discovery.listings import (
     WHOLE_CENTS,
     KalshiEventListing,
@@ -49,40 +50,12 @@ class CatalogError(ValueError):
     """A Kalshi listing response is malformed (names series, event, market and field)."""
 
 
-def parse_time(value: Any, *, where: str, field: str) -> datetime | None:
-    """An ISO-8601 timestamp (``...Z`` or with offset) as aware UTC; None when absent/empty."""
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise CatalogError(f"{where}: {field} must be an ISO timestamp string, got {value!r}")
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise CatalogError(f"{where}: {field} {value!r} is not an ISO timestamp") from None
-    if parsed.tzinfo is None:
-        raise CatalogError(f"{where}: {field} {value!r} has no time zone")
-    return parsed.astimezone(UTC)
+def _time(raw: Mapping[str, Any], field: str, where: str) -> datetime | None:
+    return utc_time(raw.get(field), where=where, field=field, error=CatalogError)
 
 
 def _str(raw: Mapping[str, Any], field: str, where: str, *, required: bool = True) -> str:
-    value = raw.get(field)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or (required and not value):
-        raise CatalogError(f"{where}: field {field!r} missing or not a string: {value!r}")
-    return value
-
-
-def _strike(raw: Mapping[str, Any], where: str) -> str | None:
-    value = raw.get("floor_strike")
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
-        raise CatalogError(f"{where}: floor_strike {value!r} is not a number")
-    try:
-        return str(Decimal(str(value)).normalize())
-    except ArithmeticError:
-        raise CatalogError(f"{where}: floor_strike {value!r} is not a number") from None
+    return text(raw, field, where, error=CatalogError, required=required)
 
 
 def parse_market(raw: Any, *, where: str) -> KalshiMarketListing:
@@ -103,12 +76,11 @@ def parse_market(raw: Any, *, where: str) -> KalshiMarketListing:
         status=_str(raw, "status", where),
         rules_primary=_str(raw, "rules_primary", where, required=False),
         rules_secondary=_str(raw, "rules_secondary", where, required=False),
-        close_time=parse_time(raw.get("close_time"), where=where, field="close_time"),
-        expected_expiration_time=parse_time(raw.get("expected_expiration_time"), where=where,
-                                            field="expected_expiration_time"),
-        occurrence_datetime=parse_time(raw.get("occurrence_datetime"), where=where,
-                                       field="occurrence_datetime"),
-        floor_strike=_strike(raw, where),
+        close_time=_time(raw, "close_time", where),
+        expected_expiration_time=_time(raw, "expected_expiration_time", where),
+        occurrence_datetime=_time(raw, "occurrence_datetime", where),
+        floor_strike=decimal_text(raw.get("floor_strike"), where=where, field="floor_strike",
+                                  error=CatalogError),
         grid=grid,
         fractional=raw.get("fractional_trading_enabled") is True,
     )
@@ -133,7 +105,7 @@ def parse_event(raw: Any, *, where: str = "kalshi") -> KalshiEventListing:
         title=_str(raw, "title", where),
         sub_title=_str(raw, "sub_title", where, required=False),
         markets=markets,
-        strike_date=parse_time(raw.get("strike_date"), where=where, field="strike_date"),
+        strike_date=_time(raw, "strike_date", where),
     )
 
 

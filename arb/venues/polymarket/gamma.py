@@ -25,6 +25,7 @@ from typing import Any
 import attrs
 import httpx
 
+from arb.discovery.fields import decimal_text, text, utc_time
 from arb.discovery.listings import (
     ListingProblem,
     PolyEventListing,
@@ -51,19 +52,8 @@ class GammaPage:
     problems: tuple[ListingProblem, ...]
 
 
-def parse_time(value: Any, *, where: str, field: str) -> datetime | None:
-    """Gamma timestamps ("2026-01-05T02:30:00Z", "2026-01-12 02:00:00+00") as aware UTC."""
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise GammaError(f"{where}: {field} must be a timestamp string, got {value!r}")
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise GammaError(f"{where}: {field} {value!r} is not an ISO timestamp") from None
-    if parsed.tzinfo is None:
-        raise GammaError(f"{where}: {field} {value!r} has no time zone")
-    return parsed.astimezone(UTC)
+def _time(raw: Mapping[str, Any], field: str, where: str) -> datetime | None:
+    return utc_time(raw.get(field), where=where, field=field, error=GammaError)
 
 
 def _json_list(raw: Mapping[str, Any], field: str, where: str) -> list[str]:
@@ -79,12 +69,7 @@ def _json_list(raw: Mapping[str, Any], field: str, where: str) -> list[str]:
 
 
 def _str(raw: Mapping[str, Any], field: str, where: str, *, required: bool = True) -> str:
-    value = raw.get(field)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or (required and not value):
-        raise GammaError(f"{where}: field {field!r} missing or not a string: {value!r}")
-    return value
+    return text(raw, field, where, error=GammaError, required=required)
 
 
 def _bool(raw: Mapping[str, Any], field: str, where: str, default: bool) -> bool:
@@ -101,18 +86,6 @@ def _number(value: Any, what: str) -> int:
         return parse_fixed(value, what=what)
     except MoneyError as exc:
         raise GammaError(str(exc)) from None
-
-
-def _line(raw: Mapping[str, Any], where: str) -> str | None:
-    value = raw.get("line")
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool) or not isinstance(value, (Decimal, int, str)):
-        raise GammaError(f"{where}: line {value!r} is not a number")
-    try:
-        return str(Decimal(str(value)).normalize())
-    except ArithmeticError:
-        raise GammaError(f"{where}: line {value!r} is not a number") from None
 
 
 def _fees(raw: Mapping[str, Any], where: str) -> PolyFeeSchedule:
@@ -159,13 +132,13 @@ def parse_market(raw: Any, *, where: str) -> PolyMarketListing:
         description=_str(raw, "description", where, required=False),
         outcomes=(PolyOutcome(labels[0], tokens[0]), PolyOutcome(labels[1], tokens[1])),
         sports_market_type=_str(raw, "sportsMarketType", where, required=False),
-        game_start_time=parse_time(raw.get("gameStartTime"), where=where, field="gameStartTime"),
+        game_start_time=_time(raw, "gameStartTime", where),
         tick=tick,
         min_order_size=Qty(min_size),
         fees=_fees(raw, where),
         neg_risk=_bool(raw, "negRisk", where, False),
         neg_risk_other=_bool(raw, "negRiskOther", where, False),
-        line=_line(raw, where),
+        line=decimal_text(raw.get("line"), where=where, field="line", error=GammaError),
         group_item_title=_str(raw, "groupItemTitle", where, required=False),
         active=_bool(raw, "active", where, True),
         closed=_bool(raw, "closed", where, False),
@@ -209,7 +182,7 @@ def parse_event(raw: Any, *, where: str = "gamma") -> tuple[PolyEventListing, tu
         title=_str(raw, "title", where, required=False),
         tags=tags,
         markets=tuple(markets),
-        start_time=parse_time(raw.get("startTime"), where=where, field="startTime"),
+        start_time=_time(raw, "startTime", where),
         event_date=_event_date(raw, where),
         neg_risk=_bool(raw, "negRisk", where, False),
         closed=_bool(raw, "closed", where, False),
