@@ -94,6 +94,8 @@ async def _wait_trade_status(adapter: PolymarketAdapter, trade_id: str, status: 
 async def test_derive_key_book_fak_fill_and_confirmed_trade(exchange: Exchange) -> None:
     async def body(adapter: PolymarketAdapter, urls, nursery) -> None:
         assert adapter.rest.creds is not None
+        async with open_polymarket_adapter(adapter.signer, base_url=urls.clob) as again:
+            assert again.rest.creds == adapter.rest.creds  # create refused -> derived
         book = await adapter.rest.book(LAKERS)
         assert book.asks[0] == (P("0.55"), Q("20")) and book.bids[0] == (P("0.50"), Q("30"))
         prepared = adapter.prepare(_buy("30", "0.55", TimeInForce.IOC))

@@ -499,9 +499,9 @@ class PolymarketRest:
         """Create a key set for ``nonce``, or derive it when it already exists; stores it."""
         try:
             creds = await self.create_api_key(nonce)
-        except AuthError:
-            raise
         except (Rejected, OutcomeUnknown):
+            # Exists already (or the answer was lost): derive. A bad L1 signature fails there
+            # too, with its own AuthError.
             creds = await self.derive_api_key(nonce)
         self.creds = creds
         return creds
