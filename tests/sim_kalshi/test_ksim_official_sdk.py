@@ -8,6 +8,8 @@ legacy fields the venue no longer sends (``yes_bid``, ``volume``, ``tick_size``,
 order-book calls cannot work against any server that follows the current OpenAPI (3.28). The
 tests show that failure explicitly, check that the same bytes satisfy the current spec, and read
 markets and the order book through the SDK's raw-response variants (same auth, same request).
+The same staleness affects its Order, Fill and MarketPosition models, and the SDK has no V2
+order entry at all (only the retired legacy ``POST /portfolio/orders``).
 """
 from __future__ import annotations
 
@@ -101,3 +103,24 @@ async def test_sdk_typed_market_models_are_stale_not_the_server(client_factory, 
     _, body = await raw_json(lambda: client.get_market_orderbook_without_preload_content(
         ticker=SAC))
     openapi_validate("GetMarketOrderbookResponse", body)
+
+
+async def test_sdk_portfolio_models_are_stale_and_legacy_order_entry_is_retired(
+        client_factory, wall_exchange, creds, book):
+    from arb.domain import TimeInForce
+
+    wall_exchange.place_order(creds.user_id, NewOrder(SAC, "bid", parse_price("0.44"),
+                                                      parse_qty("2"), TimeInForce.IOC))
+    client = client_factory()
+    # Integer fields removed from the venue in March 2026 are still required by the SDK models.
+    for call, field in ((client.get_orders, "yes_price"), (client.get_fills, "count"),
+                        (client.get_positions, "position")):
+        with pytest.raises(pydantic.ValidationError) as err:
+            await in_thread(call)
+        assert field in {e["loc"][0] for e in err.value.errors()}
+    status, body = await raw_json(client.get_fills_without_preload_content)
+    assert status == 200 and body["fills"][0]["count_fp"] == "2.00"
+    # The SDK only knows the legacy order endpoint, which the venue retired in June 2026.
+    with pytest.raises(sdk.exceptions.BadRequestException, match="switch to the V2"):
+        await in_thread(lambda: client.create_order(
+            ticker=SAC, side="yes", action="buy", count=1, yes_price=30, client_order_id="x"))

@@ -17,6 +17,8 @@ DEFAULT_COST = 10
 CANCEL_COST = 2
 BATCH_CREATE_COST_PER_ORDER = 10
 BATCH_CANCEL_COST_PER_ORDER = 2
+LEGACY_ORDER_COST = 100
+"""Legacy ``/portfolio/orders`` mutations cost 10x the V2 ones (since 4 Jun 2026)."""
 MAX_CLIENTS = 10_000
 """Buckets kept at most; the least recently used is forgotten (it refills to full anyway)."""
 

@@ -266,6 +266,13 @@ class KalshiSimApp:
             ("DELETE", r"/portfolio/events/orders/(?P<order_id>[^/]+)", self.cancel_order, True,
              lambda req: ratelimit.CANCEL_COST),
         ]
+        legacy = [("POST", r"/portfolio/orders"), ("POST", r"/portfolio/orders/batched"),
+                  ("DELETE", r"/portfolio/orders/batched"),
+                  ("DELETE", r"/portfolio/orders/(?P<order_id>[^/]+)"),
+                  ("POST", r"/portfolio/orders/(?P<order_id>[^/]+)/(amend|decrease)")]
+        for method, pattern in legacy:
+            private.append((method, pattern, self.legacy_order_entry, True,
+                            lambda req: ratelimit.LEGACY_ORDER_COST))
         for method, pattern, handler, write, cost in private:
             self._routes.append(Route(method, re.compile(pattern), handler, private=True,
                                       write=write, cost=cost))
@@ -547,6 +554,11 @@ class KalshiSimApp:
         data = _parse_json(req.body, "order")
         body = self._create(req.user.user_id, data, "order")
         return Reply(201, body, hang=faults_of(self.exchange).take_hang())
+
+    def legacy_order_entry(self, req: Request) -> Reply:
+        """The pre-V2 order mutations, retired in June 2026 (venues.md A5.2)."""
+        raise bad_request("Please switch to the V2 endpoints",
+                          f"{req.method} {req.path} is retired; use /portfolio/events/orders")
 
     def cancel_order(self, req: Request) -> Reply:
         order, reduced = self.exchange.cancel_order(req.user.user_id, req.params["order_id"])
