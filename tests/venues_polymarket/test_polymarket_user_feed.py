@@ -149,3 +149,13 @@ async def test_slow_consumer_blocks_instead_of_dropping(autojump_clock) -> None:
         nursery.cancel_scope.cancel()
     assert [f.status for f in got] == [FillStatus.PROVISIONAL, FillStatus.PROVISIONAL,
                                        FillStatus.CONFIRMED]
+
+
+async def test_feed_stops_when_the_consumer_closes(autojump_clock) -> None:
+    server = UserServer()
+    send, recv = trio.open_memory_channel[Fill | OrderResult](0)
+    async with trio.open_nursery() as nursery:
+        await _start(nursery, server, send)
+        await recv.aclose()
+        server.conns[0].push(_trade("MATCHED"))
+    assert len(server.conns) == 1  # returned instead of reconnecting

@@ -112,6 +112,7 @@ class _Socket:
     changed: trio.Event = attrs.field(factory=trio.Event)
     epoch: int = 0
     last_data: float = 0.0
+    data_frames: int = 0
     end_reason: str = ""
     session: trio.CancelScope | None = None
     alive: bool = True
@@ -266,7 +267,7 @@ class PolymarketMarketFeed:
         sock.changed = trio.Event()
         sock.awaiting = set(tokens)
         sock.last_data = trio.current_time()
-        data_before = self._counts.get("data", 0)
+        data_before = sock.data_frames
         async with trio.open_nursery() as nursery:
             sock.session = nursery.cancel_scope
             await self._send(sock, conn, lock,
@@ -276,7 +277,7 @@ class PolymarketMarketFeed:
             nursery.start_soon(self._sync_subscriptions, sock, conn, lock)
             nursery.start_soon(self._reader, sock, conn)
         sock.session = None
-        return self._counts.get("data", 0) > data_before
+        return sock.data_frames > data_before
 
     def _end(self, sock: _Socket, reason: str) -> None:
         if not sock.end_reason:
@@ -358,7 +359,7 @@ class PolymarketMarketFeed:
             self._count("pongs")
             return
         sock.last_data = trio.current_time()
-        self._count("data")
+        sock.data_frames += 1
         try:
             payload = wire.loads(text, what=f"market frame (socket {sock.index})")
         except wire.WireError as exc:

@@ -56,6 +56,10 @@ _V = Venue.POLYMARKET
 _TYPE_STATUS = {"PLACEMENT": "LIVE", "CANCELLATION": "CANCELED"}
 
 
+class ConsumerGone(Exception):
+    """The consumer of user events closed its channel: the feed stops."""
+
+
 @attrs.frozen
 class UserFeedConfig:
     url: str = USER_WS_URL
@@ -152,22 +156,31 @@ class PolymarketUserFeed:
             await trio.sleep(self.config.backoff.delay(failures, self.rng))
 
     async def _session(self, conn: WsConnection) -> bool:
+        """One connection's life; returns whether any data arrived.
+
+        Raises:
+            ConsumerGone: the receiving end of ``send_channel`` was closed.
+        """
         got_data = False
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._pinger, conn, nursery.cancel_scope)
-            try:
-                while True:
+            while True:
+                try:
                     message = await conn.get_message()
-                    self._count("frames")
-                    text = message.decode("utf-8", "replace") if isinstance(message, bytes) \
-                        else message
-                    if text.strip() == "PONG":
-                        continue
-                    got_data = True
-                    for item in self._events(text):
+                except CLOSED_ERRORS:
+                    break
+                self._count("frames")
+                text = message.decode("utf-8", "replace") if isinstance(message, bytes) \
+                    else message
+                if text.strip() == "PONG":
+                    continue
+                got_data = True
+                for item in self._events(text):
+                    try:
                         await self.send_channel.send(item)
-            except CLOSED_ERRORS:
-                pass
+                    except (trio.BrokenResourceError, trio.ClosedResourceError):
+                        raise ConsumerGone("polymarket user channel: the event consumer "
+                                           "closed its channel") from None
             nursery.cancel_scope.cancel()
         return got_data
 
@@ -228,9 +241,14 @@ async def serve_polymarket_user_feed(
     ``started(feed)`` once the first subscription is sent. ``client_ids`` maps an order hash to
     our client id (``PolymarketAdapter.client_id_of``); ``fee_for`` estimates taker fees.
 
+    Returns when the receiving end of ``send_channel`` is closed.
+
     Raises:
         FeedDown: too many consecutive failed connections.
     """
     feed = PolymarketUserFeed(creds, funder, send_channel, tuple(markets), client_ids, fee_for,
                               health, connect, config, rng or random.Random())
-    await feed.run(task_status)
+    try:
+        await feed.run(task_status)
+    except* ConsumerGone:
+        logger.info("polymarket user channel: the event consumer closed its channel; stopped")
