@@ -73,17 +73,19 @@ class Trader:
 
     def signed(self, token_id: str, side: Side, maker_amount: int, taker_amount: int, *,
                neg_risk: bool = False, expiration: int = 0,
-               key: str | None = None) -> SignedOrder:
+               key: str | None = None, funder: str | None = None,
+               signature_type: int = 0) -> SignedOrder:
         signer = Signer(key or self.private_key, self.exchange.config.chain_id)
         salt = next(self._salts)
         builder = ExchangeOrderBuilderV2(
             NEG_RISK_CTF_EXCHANGE_V2 if neg_risk else CTF_EXCHANGE_V2,
             self.exchange.config.chain_id, signer, generate_salt=lambda: str(salt))
         order = builder.build_signed_order(OrderDataV2(
-            maker=signer.address(), tokenId=token_id, makerAmount=str(maker_amount),
+            maker=funder or signer.address(), tokenId=token_id, makerAmount=str(maker_amount),
             takerAmount=str(taker_amount),
             side=ClientSide.BUY if side is Side.BUY else ClientSide.SELL,
-            signer=signer.address(), timestamp=str(self.exchange.now_ms),
+            signer=signer.address(), signatureType=signature_type,
+            timestamp=str(self.exchange.now_ms),
             expiration=str(expiration)))
         return SignedOrder(
             salt=int(order.salt), maker=order.maker, signer=order.signer, token_id=token_id,

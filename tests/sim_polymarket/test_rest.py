@@ -303,3 +303,17 @@ async def test_balance_allowance_and_heartbeat(http: httpx.AsyncClient, exchange
     assert hb["heartbeat_id"]
     exchange.advance(T0_MS + 10_001)
     assert exchange.orders_of(alice.address) == []
+
+
+async def test_post_only_window_after_a_restart(http: httpx.AsyncClient, exchange: Exchange,
+                                                alice: Trader) -> None:
+    exchange.faults.fail_next_rest_calls(425, 1, "/order")
+    exchange.faults.set_trading_mode(TradingMode.POST_ONLY, until_ms=T0_MS + 1_000)
+    taker = order_body(alice, alice.limit(LAKERS, Side.BUY, "0.40", "10"))
+    maker = order_body(alice, alice.limit(LAKERS, Side.BUY, "0.41", "10", post_only=True))
+    first = await http.post("/order", content=taker, headers=l2(alice, "POST", "/order", taker))
+    assert first.status_code == 425
+    second = await http.post("/order", content=taker, headers=l2(alice, "POST", "/order", taker))
+    assert second.status_code == 503 and "post-only" in second.json()["error"]
+    third = await http.post("/order", content=maker, headers=l2(alice, "POST", "/order", maker))
+    assert third.json()["status"] == "live"

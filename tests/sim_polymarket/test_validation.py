@@ -8,6 +8,7 @@ from arb.domain import Side
 from arb.money import parse_price, parse_qty
 from arb.sim.polymarket.core import Exchange, OrderError, PostOrder
 from arb.sim.polymarket.model import OrderType
+from arb.sim.polymarket.runner import open_funded_account
 
 from .conftest import ARS_YES, BOB_KEY, LAKERS, NBA_CID, T0_MS, Trader, make_trader, nba_event
 
@@ -182,3 +183,30 @@ def test_tick_change_rejects_stale_prices(alice: Trader) -> None:
     assert "breaks minimum tick size rule: 0.1" in _error(
         alice, alice.limit(LAKERS, Side.BUY, "0.55", "10"))
     assert alice.post(alice.limit(LAKERS, Side.BUY, "0.5", "10")).status == "live"
+
+
+def test_proxy_wallet_orders_trade_from_the_funder(exchange: Exchange) -> None:
+    funder = "0x" + "5a" * 20
+
+    account = open_funded_account(exchange, BOB_KEY, collateral=Q("100"), signature_type=1,
+                                  funder=funder, create_api_key=True)
+    trader = Trader(exchange, BOB_KEY, account.creds)
+    as_eoa = PostOrder(trader.signed(LAKERS, Side.BUY, 5_000_000, 10_000_000),
+                       owner=account.creds.api_key, order_type=OrderType.GTC)
+    assert _error(trader, as_eoa) == "invalid signature"
+    wrong_funder = PostOrder(trader.signed(LAKERS, Side.BUY, 5_000_000, 10_000_000,
+                                           funder="0x" + "6b" * 20, signature_type=1),
+                             owner=account.creds.api_key, order_type=OrderType.GTC)
+    assert _error(trader, wrong_funder) == "invalid POLY_PROXY signature"
+    proxied = PostOrder(trader.signed(LAKERS, Side.BUY, 5_000_000, 10_000_000, funder=funder,
+                                      signature_type=1),
+                        owner=account.creds.api_key, order_type=OrderType.GTC)
+    result = trader.post(proxied)
+    assert exchange.order(result.order_id).maker_address.lower() == funder
+
+
+def test_insufficient_balance_fault_hits_the_next_order_only(alice: Trader) -> None:
+    alice.exchange.faults.insufficient_balance_next_orders = 1
+    assert _error(alice, alice.limit(LAKERS, Side.BUY, "0.50", "10")) == (
+        "not enough balance / allowance")
+    assert alice.post(alice.limit(LAKERS, Side.BUY, "0.50", "10")).status == "live"

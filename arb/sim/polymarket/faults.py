@@ -16,6 +16,8 @@ class TradingMode(enum.Enum):
     NORMAL = "normal"
     CANCEL_ONLY = "cancel_only"
     """Order posts answer 503 ``Trading is currently cancel-only...``; cancels still work."""
+    POST_ONLY = "post_only"
+    """Only ``postOnly`` orders are accepted (the window after a matching-engine restart)."""
     DISABLED = "disabled"
     """Every trading endpoint answers 503 ``Trading is currently disabled...``."""
 

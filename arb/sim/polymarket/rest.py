@@ -64,6 +64,7 @@ UNAUTHORIZED = "Unauthorized/Invalid api key"
 INVALID_L1 = "Invalid L1 Request headers"
 TRADING_DISABLED = "Trading is currently disabled. Check polymarket.com for updates"
 CANCEL_ONLY = "Trading is currently cancel-only. New orders are not accepted"
+POST_ONLY = "Trading is currently post-only. Only post-only orders are accepted"
 FAULT_TEXTS = {
     425: "Too Early: the matching engine is restarting, retry shortly",
     429: "Too Many Requests",
@@ -344,8 +345,9 @@ class ClobApp:
     def post_order(self, request: Request) -> Response:
         creds = self._l2(request)
         self._require_order_entry()
-        payload = loads(request.body, what="POST /order body")
-        result = self.exchange.post_order(_parse_post_order(payload), api_key=creds.api_key)
+        order = _parse_post_order(loads(request.body, what="POST /order body"))
+        self._require_post_only(order)
+        result = self.exchange.post_order(order, api_key=creds.api_key)
         return Response(200, _order_result_body(result),
                         hang=self.exchange.faults.take("hang_next_order_responses"))
 
@@ -361,8 +363,9 @@ class ClobApp:
         out = []
         for item in payload:
             try:
-                result = self.exchange.post_order(_parse_post_order(item),
-                                                  api_key=creds.api_key)
+                order = _parse_post_order(item)
+                self._require_post_only(order)
+                result = self.exchange.post_order(order, api_key=creds.api_key)
                 out.append(_order_result_body(result))
             except (OrderError, HttpError) as exc:
                 out.append({"success": False, "errorMsg": exc.message, "orderID": "",
@@ -376,6 +379,10 @@ class ClobApp:
             raise HttpError(503, TRADING_DISABLED)
         if mode is TradingMode.CANCEL_ONLY:
             raise HttpError(503, CANCEL_ONLY)
+
+    def _require_post_only(self, order: PostOrder) -> None:
+        if self._trading_mode() is TradingMode.POST_ONLY and not order.post_only:
+            raise HttpError(503, POST_ONLY)
 
     def _require_cancels(self) -> None:
         if self._trading_mode() is TradingMode.DISABLED:
