@@ -21,8 +21,6 @@
 # rest, so a finished leg has no order left on the book.
 from __future__ import annotations
 
-from typing import Protocol
-
 import attrs
 import trio
 
@@ -32,38 +30,11 @@ from actors.legs import LegRunner, OrderDesk, OrderTag
 from actors.messages import ErrorOccurred, ExecutionOutcome, LegPlan
 from actors.unwind import Repair, RepairParams, taker_fee
 from arb import orders
-from arb.domain import Instrument, Side, TimeInForce, Venue
-from arb.money import Money, Price, Qty, Round, format_trimmed, mul
+from arb.domain import TimeInForce, Venue
+from arb.edge import Opportunity
+from arb.money import Money, Round, format_trimmed, mul
 from arb.pairs import MarketPair
 from arb.venues.protocol import OrderRequest, Rejected
-
-
-class PlannedLeg(Protocol):
-    """What execution needs from one leg of a detected opportunity."""
-
-    @property
-    def instrument(self) -> Instrument: ...
-    @property
-    def side(self) -> Side: ...
-    @property
-    def limit_price(self) -> Price: ...
-    @property
-    def qty(self) -> Qty: ...
-
-
-class Opportunity(Protocol):
-    """What execution needs from a detected opportunity (``arb.edge.Opportunity``)."""
-
-    @property
-    def pair_id(self) -> str: ...
-    @property
-    def kind(self) -> object: ...
-    @property
-    def qty(self) -> Qty: ...
-    @property
-    def legs(self) -> tuple[PlannedLeg, PlannedLeg]: ...
-    @property
-    def profit(self) -> Money: ...
 
 
 @attrs.frozen
@@ -77,11 +48,16 @@ class ExecutionParams:
 
 
 def plan_legs(pair: MarketPair, opportunity: Opportunity) -> tuple[LegPlan, ...]:
-    """The reservation for ``opportunity``: each leg at its limit price plus its taker fee."""
+    """The reservation for ``opportunity``: each leg as if it all filled at its limit price,
+    with the larger of the detected fee and the taker fee at the limit price.
+
+    Raises:
+        FeeError: the pair's fee schedule cannot be priced.
+    """
     return tuple(
         LegPlan(leg.instrument, leg.side, leg.limit_price, leg.qty,
                 Money(mul(leg.limit_price, leg.qty, Round.UP)
-                      + taker_fee(pair, leg.instrument, leg.limit_price, leg.qty)))
+                      + max(leg.fee, taker_fee(pair, leg.instrument, leg.limit_price, leg.qty))))
         for leg in opportunity.legs)
 
 

@@ -34,11 +34,13 @@ import trio
 
 from actors.alerts import Alert, Severity
 from actors.books import PairBooks
-from actors.execution import Execution, ExecutionParams, Opportunity, plan_legs, still_valid
+from actors.execution import Execution, ExecutionParams, plan_legs, still_valid
 from actors.legs import CLEANUP_S, OrderDesk, OrderTag
 from actors.messages import Denied, DenyReason, ExecutionFinished, ExecutionOutcome, UnwindFailed
 from actors.router import Changes, Mailbox
+from arb import edge
 from arb.domain import Venue
+from arb.edge import Opportunity
 from arb.fees import FeeError
 from arb.ledger import ExecutionStart
 from arb.money import SCALE, Qty
@@ -47,6 +49,13 @@ from arb.venues.protocol import FeedHealth, FeedState
 
 Detector = Callable[[MarketPair, PairBooks], Opportunity | None]
 """Best opportunity on the pair's current books, or None (``arb.edge.best`` bound to params)."""
+
+
+def edge_detector(params: edge.EdgeParams) -> Detector:
+    """The production detector: ``arb.edge.best`` on the pair's three books."""
+    def detect(pair: MarketPair, books: PairBooks) -> Opportunity | None:
+        return edge.best(pair, books.kalshi, books.poly_yes, books.poly_no, params)
+    return detect
 
 
 def kind_name(kind: object) -> str:

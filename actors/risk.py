@@ -165,9 +165,10 @@ class RiskActor:
         """Restore persisted state, then handle the inbox until it closes or we are cancelled."""
         self._restore()
         task_status.started()
-        async with self.inbox:
-            async for message in self.inbox:
-                self.handle(message)
+        # The inbox is not closed on the way out: market actors' shielded cleanup may still
+        # cast while the process stops, and a closed inbox would turn that into an error.
+        async for message in self.inbox:
+            self.handle(message)
 
     def _restore(self) -> None:
         self._restore_exposure()
