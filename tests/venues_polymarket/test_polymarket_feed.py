@@ -304,3 +304,20 @@ def test_book_side_mapping_is_explicit() -> None:
 
     assert _book_side("BUY", "t") is Side.BUY
     assert _book_side("SELL", "t") is Side.SELL
+
+
+async def test_token_without_snapshot_is_resubscribed_not_reconnected(autojump_clock) -> None:
+    server, rec = _server(), Recorder()
+    config = PolyFeedConfig(snapshot_timeout=10.0)
+    async with trio.open_nursery() as nursery:
+        feed = await nursery.start(serve_polymarket_feed, [YES, NO], rec, server.connect,
+                                   config)
+        feed.add_tokens(["ghost"])  # the venue never sends a book for it
+        await trio.sleep(36)
+        subs = server.conns[0].subscriptions()
+        assert sum(1 for m in subs if m.get("operation") == "subscribe"
+                   and "ghost" in m["assets_ids"]) == 4
+        assert feed.statistics().snapshot_timeouts == 3
+        assert len(server.conns) == 1
+        assert feed.books[YES].valid and not feed.books["ghost"].valid
+        nursery.cancel_scope.cancel()

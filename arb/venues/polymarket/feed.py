@@ -28,7 +28,9 @@
 #   seconds without data the socket is declared STALE, its books invalidated, and it reconnects.
 # - Reconnects use jittered capped exponential backoff; after too many consecutive failures the
 #   feed reports DOWN and raises FeedDown for its supervisor.
-# - Resubscription traffic is throttled to one batch per ``resync_min_interval``.
+# - Resubscription traffic is throttled to one batch per ``resync_min_interval``; a token whose
+#   snapshot does not come within ``snapshot_timeout`` is resubscribed again (never a reconnect
+#   loop: one unknown token must not keep tearing down a socket shared by 199 good ones).
 #
 # Venue facts (venues.md B6.1, D7-D10): subscribe frame {"assets_ids": [...], "type": "market"};
 # later {"assets_ids": [...], "operation": "subscribe" | "unsubscribe"}; PING/PONG as text; frames
@@ -75,6 +77,8 @@ class PolyFeedConfig:
     """Seconds without data (PONGs excluded) before the socket is declared stale."""
     max_assets_per_socket: int = 200
     resync_min_interval: float = 1.0
+    snapshot_timeout: float = 10.0
+    """A token still without a snapshot this long after (re)subscribing is resubscribed."""
     default_tick: Price = Price(CENT)
     """Tick assumed until a token's first `book` (which carries ``tick_size``)."""
     default_min_order_size: Qty = Qty(5 * SCALE)
@@ -95,6 +99,7 @@ class PolyFeedStatistics:
     malformed: int
     mismatches: int
     resyncs: int
+    snapshot_timeouts: int
     reconnects: int
     stale: int
     pings: int
@@ -108,7 +113,8 @@ class _Socket:
     subscribed: set[str] = attrs.field(factory=set)
     resync: set[str] = attrs.field(factory=set)
     awaiting: set[str] = attrs.field(factory=set)
-    """Tokens still waiting for their first snapshot in this epoch."""
+    """Tokens still waiting for their first snapshot in this epoch (or since a resync)."""
+    awaiting_since: float | None = None
     changed: trio.Event = attrs.field(factory=trio.Event)
     epoch: int = 0
     last_data: float = 0.0
@@ -188,7 +194,7 @@ class PolymarketMarketFeed:
             frames=c("frames", 0), books=c("books", 0), price_changes=c("price_changes", 0),
             tick_changes=c("tick_changes", 0), ignored=c("ignored", 0),
             malformed=c("malformed", 0), mismatches=c("mismatches", 0), resyncs=c("resyncs", 0),
-            reconnects=c("reconnects", 0), stale=c("stale", 0), pings=c("pings", 0),
+            snapshot_timeouts=c("snapshot_timeouts", 0), reconnects=c("reconnects", 0), stale=c("stale", 0), pings=c("pings", 0),
             pongs=c("pongs", 0))
 
     # -- internals ---------------------------------------------------------------------------
@@ -219,9 +225,16 @@ class PolymarketMarketFeed:
         if invalidate and tokens:
             for token in tokens:
                 self._invalidate(token, reason)
-            sock.awaiting.update(tokens)
+            self._await_snapshots(sock, tokens)
             self._health(sock, FeedState.GAP, reason, tokens)
         sock.poke()
+
+    def _await_snapshots(self, sock: _Socket, tokens: Iterable[str]) -> None:
+        if not sock.awaiting:
+            sock.awaiting_since = trio.current_time()
+        sock.awaiting.update(tokens)
+        if not sock.awaiting:
+            sock.awaiting_since = None
 
     async def _run_socket(self, sock: _Socket) -> None:
         failures = 0
@@ -265,7 +278,8 @@ class PolymarketMarketFeed:
         sock.subscribed = set(tokens)
         sock.resync.clear()
         sock.changed = trio.Event()
-        sock.awaiting = set(tokens)
+        sock.awaiting = set()
+        self._await_snapshots(sock, tokens)
         sock.last_data = trio.current_time()
         data_before = sock.data_frames
         async with trio.open_nursery() as nursery:
@@ -312,6 +326,15 @@ class PolymarketMarketFeed:
                 self._health(sock, FeedState.STALE, reason, sock.desired)
                 self._end(sock, reason)
                 return
+            waiting = sock.awaiting_since
+            if waiting is not None and trio.current_time() - waiting >= \
+                    self.config.snapshot_timeout:
+                self._count("snapshot_timeouts")
+                tokens = sorted(sock.awaiting)
+                logger.warning("polymarket market socket {}: no snapshot for {} within {} s; "
+                               "resubscribing", sock.index, tokens, self.config.snapshot_timeout)
+                sock.awaiting_since = trio.current_time()
+                self._request_resync(sock, tokens, "no snapshot after subscribing")
             if silent >= self.config.probe_after and not probed and sock.subscribed:
                 probed = True
                 self._request_resync(sock, [min(sock.subscribed)],
@@ -333,7 +356,7 @@ class PolymarketMarketFeed:
                 await self._send(sock, conn, lock, json.dumps(
                     {"assets_ids": sorted(remove | resync), "operation": "unsubscribe"}))
             if add | resync:
-                sock.awaiting.update(add)
+                self._await_snapshots(sock, add)
                 await self._send(sock, conn, lock, json.dumps(
                     {"assets_ids": sorted(add | resync), "operation": "subscribe"}))
             sock.subscribed = set(sock.desired)
@@ -372,6 +395,7 @@ class PolymarketMarketFeed:
             sock.awaiting = {t for t in sock.awaiting if t in self.books
                              and not self.books[t].valid}
             if not sock.awaiting:
+                sock.awaiting_since = None
                 self._health(sock, FeedState.LIVE, f"socket {sock.index} live", sock.desired)
 
     def _malformed(self, sock: _Socket, token: str | None, reason: str) -> None:
