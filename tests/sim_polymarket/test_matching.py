@@ -146,3 +146,17 @@ def test_book_events_report_new_totals_and_best_prices(exchange: Exchange, alice
             for c in changes] == [
         (LAKERS, "BUY", P("0.40"), Q("15"), P("0.40"), None),
         (GRIZZLIES, "SELL", P("0.60"), Q("15"), None, P("0.60"))]
+
+
+def test_history_is_bounded_but_open_orders_are_kept(exchange: Exchange,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from arb.sim.polymarket import core
+    monkeypatch.setattr(core, "MAX_HISTORY", 10)
+    keep = exchange.place_house_order(LAKERS, Side.BUY, P("0.10"), Q("5")).order_id
+    gone = []
+    for _ in range(12):
+        order_id = exchange.place_house_order(LAKERS, Side.BUY, P("0.20"), Q("5")).order_id
+        exchange.cancel_house_order(order_id)
+        gone.append(order_id)
+    assert exchange.order(keep) is not None
+    assert exchange.order(gone[0]) is None and exchange.order(gone[-1]) is not None

@@ -89,6 +89,9 @@ HOUSE_API_KEY = "00000000-0000-4000-8000-000000000000"
 MAX_BOOK_PRICE_LEVELS = 10_000
 """Bound on distinct price levels per book side (a grid of 0.0001 has 9999)."""
 MAX_OPEN_ORDERS_PER_ACCOUNT = 10_000
+MAX_ACCOUNTS = 10_000
+MAX_HISTORY = 200_000
+"""Finished orders and settled trades kept for queries; the oldest are forgotten beyond this."""
 GTD_SAFETY_S = 60
 """GTD orders need expiration > now + 60 s and leave the book 60 s before it (venues.md B4.4)."""
 
@@ -315,6 +318,9 @@ class Exchange:
         addr = checksum(address)
         if (addr, nonce) in self._keys_by_owner:
             raise AuthFailure("Could not create api key")
+        if addr not in self._accounts and len(self._accounts) >= MAX_ACCOUNTS:
+            raise AuthFailure(f"Could not create api key: the simulator holds {MAX_ACCOUNTS} "
+                              "accounts")
         creds = derive_credentials(self.config.server_seed, addr, nonce)
         self.open_account(addr)
         self._keys[creds.api_key] = creds
@@ -473,7 +479,7 @@ class Exchange:
                 market.book.side(probe.book_side)) >= MAX_BOOK_PRICE_LEVELS:
             raise OrderError(f"INSERT_ORDER_ERROR: book of market {market.condition_id} "
                              f"has {MAX_BOOK_PRICE_LEVELS} levels on that side")
-        self._orders[order_id] = probe
+        self._remember(probe)
         self._emit_order(OrderEventKind.PLACEMENT, probe)
         trades = self._execute(probe)
         making, taking = self._amounts(trades, probe)
@@ -543,12 +549,24 @@ class Exchange:
     def _accept_delayed(self, order: Order, delay_ms: int) -> OrderResult:
         order.status = OrderStatus.DELAYED
         order.delayed_until_ms = self.now_ms + delay_ms
-        self._orders[order.id] = order
+        self._remember(order)
         self._delayed[order.id] = order
         order.account.open_orders[order.id] = order
         self._emit_order(OrderEventKind.PLACEMENT, order)
         return OrderResult(order_id=order.id, status="delayed", making_amount=0,
                            taking_amount=0, trade_ids=(), error_msg=ORDER_DELAYED)
+
+    def _remember(self, order: Order) -> None:
+        """Record a new order; forget the oldest finished orders and settled trades if full."""
+        self._orders[order.id] = order
+        if len(self._orders) > MAX_HISTORY:
+            for old in [o for o in self._orders.values()
+                        if o.id not in o.account.open_orders][:MAX_HISTORY // 10]:
+                del self._orders[old.id]
+        if len(self._trades) > MAX_HISTORY:
+            for trade in [t for t in self._trades.values()
+                          if t.id not in self._unsettled][:MAX_HISTORY // 10]:
+                del self._trades[trade.id]
 
     def _resolve_delayed(self, order: Order) -> None:
         del self._delayed[order.id]
