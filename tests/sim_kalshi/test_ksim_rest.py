@@ -94,6 +94,10 @@ async def test_orderbook_bids_only_ascending_best_last(api, seeded, openapi_vali
         "no_dollars": [["0.5500", "20.00"], ["0.5600", "17.00"]]}}
     r = await api.get(f"/markets/{SAC}/orderbook", params={"depth": 1})
     assert r.json()["orderbook_fp"]["yes_dollars"] == [["0.4200", "10.00"]]
+    r = await api.get("/markets/orderbooks", params={"tickers": [SAC, HOU]})
+    openapi_validate("GetMarketOrderbooksResponse", r.json())
+    assert [b["ticker"] for b in r.json()["orderbooks"]] == [SAC, HOU]
+    assert r.json()["orderbooks"][0]["orderbook_fp"]["no_dollars"][-1] == ["0.5600", "17.00"]
     r = await api.get(f"/markets/{HOU}/orderbook")
     assert r.json() == {"orderbook_fp": {"yes_dollars": [], "no_dollars": []}}
     r = await api.get("/markets/NOPE/orderbook")

@@ -246,6 +246,7 @@ class KalshiSimApp:
             ("GET", r"/events", self.list_events),
             ("GET", r"/events/(?P<ticker>[^/]+)", self.get_event),
             ("GET", r"/markets", self.list_markets),
+            ("GET", r"/markets/orderbooks", self.get_orderbooks),
             ("GET", r"/markets/(?P<ticker>[^/]+)/orderbook", self.get_orderbook),
             ("GET", r"/markets/(?P<ticker>[^/]+)", self.get_market),
         ]
@@ -465,6 +466,17 @@ class KalshiSimApp:
         yes, no = self.exchange.orderbook(req.params["ticker"])
         return Reply(200, {"orderbook_fp": {"yes_dollars": orderbook_levels(yes, depth),
                                             "no_dollars": orderbook_levels(no, depth)}})
+
+    def get_orderbooks(self, req: Request) -> Reply:
+        tickers = req.query.get("tickers", [])
+        if not 1 <= len(tickers) <= 100:
+            raise bad_request("invalid tickers", "tickers: give 1 to 100 (tickers=A&tickers=B)")
+        books = []
+        for ticker in tickers:
+            yes, no = self.exchange.orderbook(ticker)
+            books.append({"ticker": ticker, "orderbook_fp": {
+                "yes_dollars": orderbook_levels(yes, 0), "no_dollars": orderbook_levels(no, 0)}})
+        return Reply(200, {"orderbooks": books})
 
     # -- portfolio --
 
