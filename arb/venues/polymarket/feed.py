@@ -193,8 +193,9 @@ class PolymarketMarketFeed:
             valid_books=sum(1 for b in self.books.values() if b.valid), epoch=self._epoch,
             frames=c("frames", 0), books=c("books", 0), price_changes=c("price_changes", 0),
             tick_changes=c("tick_changes", 0), ignored=c("ignored", 0),
-            malformed=c("malformed", 0), mismatches=c("mismatches", 0), resyncs=c("resyncs", 0),
-            snapshot_timeouts=c("snapshot_timeouts", 0), reconnects=c("reconnects", 0), stale=c("stale", 0), pings=c("pings", 0),
+            malformed=c("malformed", 0), mismatches=c("mismatches", 0),
+            resyncs=c("resyncs", 0), snapshot_timeouts=c("snapshot_timeouts", 0),
+            reconnects=c("reconnects", 0), stale=c("stale", 0), pings=c("pings", 0),
             pongs=c("pongs", 0))
 
     # -- internals ---------------------------------------------------------------------------
@@ -245,14 +246,16 @@ class PolymarketMarketFeed:
             self._epoch += 1
             sock.epoch = self._epoch
             sock.end_reason = ""
-            got_data = False
+            frames_before = sock.data_frames
             self._health(sock, FeedState.CONNECTING if failures == 0 else FeedState.RECONNECTING,
                          f"socket {sock.index} connecting", sock.desired)
             try:
                 async with self.connect(self.config.url) as conn:
-                    got_data = await self._session(sock, conn)
-            except CONNECT_ERRORS as exc:
+                    await self._session(sock, conn)
+            except* CONNECT_ERRORS as group:
+                exc = group.exceptions[0]
                 sock.end_reason = sock.end_reason or f"{type(exc).__name__}: {exc}"
+            got_data = sock.data_frames > frames_before
             for token in sock.desired:
                 self._invalidate(token, f"socket {sock.index} epoch {sock.epoch} ended: "
                                         f"{sock.end_reason}")
@@ -271,8 +274,8 @@ class PolymarketMarketFeed:
             self._health(sock, FeedState.RECONNECTING, sock.end_reason, sock.desired)
             await trio.sleep(self.config.backoff.delay(failures, self.rng))
 
-    async def _session(self, sock: _Socket, conn: WsConnection) -> bool:
-        """One connection's life; returns whether any data arrived."""
+    async def _session(self, sock: _Socket, conn: WsConnection) -> None:
+        """One connection's life: subscribe, then ping, watch, resubscribe and read."""
         lock = trio.Lock()
         tokens = sorted(sock.desired)
         sock.subscribed = set(tokens)
@@ -281,7 +284,6 @@ class PolymarketMarketFeed:
         sock.awaiting = set()
         self._await_snapshots(sock, tokens)
         sock.last_data = trio.current_time()
-        data_before = sock.data_frames
         async with trio.open_nursery() as nursery:
             sock.session = nursery.cancel_scope
             await self._send(sock, conn, lock,
@@ -291,7 +293,6 @@ class PolymarketMarketFeed:
             nursery.start_soon(self._sync_subscriptions, sock, conn, lock)
             nursery.start_soon(self._reader, sock, conn)
         sock.session = None
-        return sock.data_frames > data_before
 
     def _end(self, sock: _Socket, reason: str) -> None:
         if not sock.end_reason:

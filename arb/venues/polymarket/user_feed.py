@@ -141,7 +141,8 @@ class PolymarketUserFeed:
                         started = True
                         task_status.started(self)
                     got_data = await self._session(conn)
-            except CONNECT_ERRORS as exc:
+            except* CONNECT_ERRORS as group:
+                exc = group.exceptions[0]
                 reason = f"{type(exc).__name__}: {exc}"
             failures = 0 if got_data else failures + 1
             self._count("reconnects")
