@@ -14,8 +14,10 @@
 # ascending Python list kept sorted with ``bisect``. The best bid is the list's last element and
 # the best ask its first, so best-level reads are O(1); an insert or delete is a bisect plus a
 # short memmove, which at <= 50 levels costs well under a microsecond. Depth walks read the list
-# in order. Numpy is deliberately not used: converting to and from Python ints costs more than
-# the whole update at these sizes (measured in scripts/bench_core.py, which exercises this path).
+# in order. Numpy is deliberately not used anywhere here. Measured on 30 levels: bisect + list
+# insert + delete ~0.12 us against ~8.7 us for np.searchsorted + np.insert + np.delete (each
+# allocates a new array), and a best-level read is 0.03 us from a list against 0.09 us from an
+# array (boxing to a Python int). A whole applied update costs ~0.4 us (scripts/bench_core.py).
 #
 # Every price and size is an int at SCALE (arb.money): distinct sub-cent levels stay distinct
 # and sizes are contracts/shares, never scaled by price. Validation happens before mutation, and
