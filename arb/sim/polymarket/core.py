@@ -514,12 +514,11 @@ class Exchange:
     def _check_precision(market: Market, side: Side, maker_amount: int, taker_amount: int,
                          order_type: OrderType) -> None:
         if order_type.is_market:
-            usdc_dp, shares_dp, kind = 2, 4, f"market {side.value} orders"
-            maker_dp, taker_dp = (usdc_dp, shares_dp) if side is Side.BUY else (2, 4)
+            # The venue's texts say "maker ... 2 decimals, taker ... 4" for both sides.
+            maker_dp, taker_dp, kind = 2, 4, f"market {side.value} orders"
         else:
-            usdc_dp, shares_dp, kind = decimals_of(market.tick) + 2, 2, f"{side.value} orders"
-            maker_dp, taker_dp = ((usdc_dp, shares_dp) if side is Side.BUY
-                                  else (shares_dp, usdc_dp))
+            usdc_dp, kind = decimals_of(market.tick) + 2, f"{side.value} orders"
+            maker_dp, taker_dp = (usdc_dp, 2) if side is Side.BUY else (2, usdc_dp)
         if not (_has_decimals(maker_amount, maker_dp) and _has_decimals(taker_amount, taker_dp)):
             raise OrderError(f"invalid amounts, the {kind} maker amount supports a max accuracy "
                              f"of {maker_dp} decimals, taker amount a max of {taker_dp} decimals")
