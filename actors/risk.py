@@ -498,12 +498,31 @@ class RiskClient:
 
     async def reserve(self, execution_id: str, pair_id: str, event_key: str,
                       legs: tuple) -> Granted | Denied:
-        """Call ``Reserve``; raises ``trio.TooSlowError`` if the risk actor does not answer."""
+        """Call ``Reserve``; raises ``trio.TooSlowError`` if the risk actor does not answer.
+
+        If the caller is cancelled while waiting, the reply channel is closed without a
+        checkpoint: a reply not yet sent makes the risk actor release the reservation itself,
+        and one already sent but not read is released here with ``ExecutionFinished``.
+        """
         send, receive = trio.open_memory_channel[Granted | Denied](1)
-        with trio.fail_after(CALL_TIMEOUT_S):
-            async with receive:
+        reply: Granted | Denied | None = None
+        try:
+            with trio.fail_after(CALL_TIMEOUT_S):
                 await self.inbox.send(Reserve(execution_id, pair_id, event_key, legs, send))
-                return await receive.receive()
+                reply = await receive.receive()
+            return reply
+        finally:
+            late = None
+            if reply is None:
+                try:
+                    late = receive.receive_nowait()
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    late = None
+            receive.close()
+            if isinstance(late, Granted):
+                with trio.move_on_after(CALL_TIMEOUT_S, shield=True):
+                    await self.inbox.send(ExecutionFinished(
+                        execution_id, ExecutionOutcome.ABORTED, "caller cancelled"))
 
     async def cast(self, message: RiskMessage) -> None:
         await self.inbox.send(message)
