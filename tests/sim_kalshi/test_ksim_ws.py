@@ -333,6 +333,7 @@ async def test_websocket_over_loopback(kalshi_server, wall_exchange, creds, sign
         assert (delta["type"], delta["seq"], delta["msg"]["delta_fp"]) == (
             "orderbook_delta", 2, "1.00")
         faults_of(wall_exchange).drop_websockets()
-        with pytest.raises(trio_websocket.ConnectionClosed):
+        with pytest.raises(trio_websocket.ConnectionClosed) as err:
             with trio.fail_after(2):
                 await conn.get_message()
+        assert err.value.reason.code == 1011

@@ -158,6 +158,8 @@ class SimAccount:
     cash: Money
     orders: dict[str, SimOrder] = attrs.Factory(dict)
     """By order id, in creation order."""
+    resting: dict[str, SimOrder] = attrs.Factory(dict)
+    """The account's resting orders (their collateral is reserved)."""
     client_ids: set[str] = attrs.Factory(set)
     fills: list[SimFill] = attrs.Factory(list)
     positions: dict[str, SimPosition] = attrs.Factory(dict)
@@ -275,12 +277,14 @@ class KalshiExchange:
     exchange_active: bool = True
     trading_active: bool = True
     faults: object | None = None
-    """A ``KalshiFaults`` the front ends consult (set by ``faults.attach_faults``)."""
+    """The ``KalshiFaults`` the front ends consult (created by ``faults.faults_of``)."""
     _listeners: list[Listener] = attrs.Factory(list)
     _rng: random.Random = attrs.field(init=False)
     _fill_seq: int = 0
     _resting: dict[str, SimOrder] = attrs.Factory(dict)
-    """Every resting order by id (for expiry, pauses and closes)."""
+    """Every resting order by id (for pauses and closes)."""
+    _expiring: dict[str, SimOrder] = attrs.Factory(dict)
+    """Resting orders that carry an expiration time."""
 
     def __attrs_post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -312,12 +316,17 @@ class KalshiExchange:
         series = self.series.get(event.series_ticker)
         if series is None:
             raise ValueError(f"event {event.event_ticker}: series {event.series_ticker!r} not listed")
+        if event.event_ticker in self.events:
+            raise ValueError(f"event {event.event_ticker} is already listed")
         now = self.clock()
-        self.events[event.event_ticker] = event
         for listing in event.markets:
+            if listing.ticker in self.markets:
+                raise ValueError(f"market {listing.ticker} is already listed")
             if listing.event_ticker != event.event_ticker:
                 raise ValueError(f"market {listing.ticker} belongs to {listing.event_ticker}, "
                                  f"not {event.event_ticker}")
+        self.events[event.event_ticker] = event
+        for listing in event.markets:
             self.markets[listing.ticker] = SimMarket(
                 listing=listing, series=series,
                 market_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"kalshi-sim:{listing.ticker}")),
@@ -376,12 +385,8 @@ class KalshiExchange:
 
     def reserved(self, acct: SimAccount) -> Money:
         """Collateral held for the account's resting orders."""
-        total = 0
-        for order in acct.orders.values():
-            if order.status == RESTING:
-                total += self._collateral(order.leg_price, order.price, order.remaining,
-                                          self.markets[order.ticker])
-        return Money(total)
+        return Money(sum(self._collateral(o.leg_price, o.price, o.remaining,
+                                          self.markets[o.ticker]) for o in acct.resting.values()))
 
     def available(self, acct: SimAccount) -> Money:
         return Money(acct.cash - self.reserved(acct))
@@ -452,12 +457,11 @@ class KalshiExchange:
     def tick(self) -> None:
         """Expire orders past their expiration and cancel resting orders on closed markets."""
         now = self.clock()
-        for order in list(self._resting.values()):
-            if order.status != RESTING:
-                continue
-            market = self.markets[order.ticker]
-            expired = order.expiration_ms is not None and now >= order.expiration_ms
-            if expired or now >= market.close_ms:
+        for market in self.markets.values():
+            if now >= market.close_ms and (market.book.bids.prices or market.book.asks.prices):
+                self._cancel_market_orders(market, now)
+        for order in list(self._expiring.values()):
+            if order.status == RESTING and now >= (order.expiration_ms or 0):
                 self._cancel_resting(order, now)
 
     # -- order entry --
@@ -585,6 +589,9 @@ class KalshiExchange:
         elif rest:
             market.book.add(order)
             self._resting[order.order_id] = order
+            self.accounts[order.user_id].resting[order.order_id] = order
+            if order.expiration_ms is not None:
+                self._expiring[order.order_id] = order
             self._emit_level(market, order, order.remaining, now, order)
         else:
             order.remaining = Qty(0)
@@ -615,6 +622,8 @@ class KalshiExchange:
         if maker.remaining == 0:
             maker.status = EXECUTED
             del self._resting[maker.order_id]
+            del self.accounts[maker.user_id].resting[maker.order_id]
+            self._expiring.pop(maker.order_id, None)
         maker.updated_ms = now
         self._emit(OrderUpdated(attrs.evolve(maker)))
 
@@ -713,6 +722,8 @@ class KalshiExchange:
         reduced = order.remaining
         market.book.remove(order)
         del self._resting[order.order_id]
+        del self.accounts[order.user_id].resting[order.order_id]
+        self._expiring.pop(order.order_id, None)
         order.remaining = Qty(0)
         order.status = CANCELED
         order.updated_ms = now

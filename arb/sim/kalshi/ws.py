@@ -522,6 +522,7 @@ class _AsgiConnection:
     receive: Callable[[], Awaitable[dict]]
     send: Callable[[dict], Awaitable[None]]
     closed: bool = False
+    session: KalshiWsSession | None = None
 
     async def get_message(self) -> str:
         while True:
@@ -542,10 +543,12 @@ class _AsgiConnection:
             raise ClientGone()
         await self.send({"type": "websocket.send", "text": message})
 
-    async def aclose(self, code: int = 1000) -> None:
+    async def aclose(self) -> None:
         if not self.closed:
             self.closed = True
-            await self.send({"type": "websocket.close", "code": code})
+            code = self.session.close_code if self.session else 1000
+            # 1006 cannot travel in a close frame; a dropped session closes with 1011.
+            await self.send({"type": "websocket.close", "code": 1011 if code == 1006 else code})
 
 
 async def serve_asgi_websocket(app: KalshiSimApp, scope: dict,
@@ -572,6 +575,7 @@ async def serve_asgi_websocket(app: KalshiSimApp, scope: dict,
     await send({"type": "websocket.accept"})
     conn = _AsgiConnection(receive, send)
     session = KalshiWsSession(app.exchange, conn, account)
+    conn.session = session
     await session.run()
 
 
