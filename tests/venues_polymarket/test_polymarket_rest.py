@@ -450,3 +450,26 @@ async def test_fills_pages_follow_the_cursor_to_the_end_marker() -> None:
     assert seen == ["MA==", "NTA="]
     assert first.cursor == "NTA=" and second.cursor is None
     assert [f.status for f in second.fills if f.is_taker] == [FillStatus.CONFIRMED]
+
+
+@pytest.mark.parametrize("payload", ["", "<html>ok</html>", [], {"orderID": "0x1"}])
+async def test_unreadable_order_answer_is_unknown_not_rejected(payload: object) -> None:
+    clob = FakeClob()
+    clob.routes[("POST", "/order")] = answer(200, payload)
+    async with open_polymarket_rest("http://clob", signer=_signer(), creds=CREDS,
+                                    transport=clob) as rest:
+        adapter = _adapter(rest)
+        with pytest.raises(OutcomeUnknown):
+            await adapter.submit(adapter.prepare(_request()))
+
+
+async def test_malformed_pages_are_transient() -> None:
+    clob = FakeClob()
+    clob.routes[("GET", "/data/trades")] = answer(200, {"next_cursor": "LTE="})
+    clob.routes[("GET", "/data/orders")] = answer(200, [1, 2])
+    async with open_polymarket_rest("http://clob", signer=_signer(), creds=CREDS,
+                                    transport=clob) as rest:
+        with pytest.raises(Transient, match="trades: expected"):
+            await rest.trades()
+        with pytest.raises(Transient, match="open orders: expected"):
+            await rest.open_orders()

@@ -252,6 +252,9 @@ def parse_clob_market(data: Any, condition_id: str) -> ClobMarketInfo:
 
 def parse_post_response(data: Any) -> PostOrderResponse:
     what = "order response"
+    if not isinstance(data, dict) or "success" not in data:
+        raise wire.WireError(f"polymarket {what}: expected an object with 'success', got "
+                             f"{data!r:.200}")
     ids = data.get("tradeIDs") if isinstance(data, dict) else None
     return PostOrderResponse(
         success=wire.flag(data, "success", what),
@@ -327,6 +330,17 @@ def parse_trade(data: Any) -> WireTrade:
         maker_orders=tuple(makers),
         transaction_hash=wire.opt_text(data, "transaction_hash", what),
     )
+
+
+def _page(data: Any, what: str) -> tuple[list, str | None]:
+    """The rows and next cursor of a paginated answer; Transient when the shape is wrong."""
+    rows = data.get("data") if isinstance(data, dict) else None
+    if rows is None and isinstance(data, dict) and "data" in data:
+        rows = []
+    if not isinstance(rows, list):
+        raise Transient(_V, f"{what}: expected {{data: [...], next_cursor}}, got {data!r:.200}")
+    nxt = data.get("next_cursor")
+    return rows, (str(nxt) if nxt not in (None, "") else None)
 
 
 def _error_text(response: httpx.Response) -> str:
@@ -581,9 +595,9 @@ class PolymarketRest:
         for _ in range(MAX_PAGES):
             data = await self._json("GET", "/data/orders", what="open orders", auth=2,
                                     params={**params, "next_cursor": cursor})
-            out.extend(self._parsed(parse_order, o) for o in wire.need(data, "data",
-                                                                         "open orders") or ())
-            cursor = data.get("next_cursor") or END_CURSOR
+            rows, nxt = _page(data, "open orders")
+            out.extend(self._parsed(parse_order, o) for o in rows)
+            cursor = nxt or END_CURSOR
             if cursor == END_CURSOR:
                 return out
         raise Transient(_V, f"open orders: more than {MAX_PAGES} pages")
@@ -596,10 +610,9 @@ class PolymarketRest:
                                          ("asset_id", asset_id), ("after", after)) if v}
         params["next_cursor"] = cursor or FIRST_CURSOR
         data = await self._json("GET", "/data/trades", what="trades", auth=2, params=params)
-        trades = tuple(self._parsed(parse_trade, t) for t in wire.need(data, "data", "trades")
-                       or ())
-        nxt = data.get("next_cursor")
-        return TradesPage(trades, None if nxt in (None, "", END_CURSOR) else str(nxt))
+        rows, nxt = _page(data, "trades")
+        trades = tuple(self._parsed(parse_trade, t) for t in rows)
+        return TradesPage(trades, None if nxt in (None, END_CURSOR) else nxt)
 
     async def balance_allowance(self, asset_type: str = "COLLATERAL",
                                 token_id: str | None = None) -> BalanceAllowance:
