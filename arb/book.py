@@ -283,6 +283,9 @@ class PolyBook:
 
     def __attrs_post_init__(self) -> None:
         self._check_tick(self.tick)
+        if type(self.min_order_size) is not int or self.min_order_size < 0:
+            raise BookError(f"polymarket {self.token_id}: min_order_size "
+                            f"{self.min_order_size!r} is not a non-negative int")
 
     def _check_tick(self, tick: object) -> None:
         if type(tick) is not int or not 0 < tick < SCALE:

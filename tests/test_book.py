@@ -230,6 +230,8 @@ def test_poly_tick_change_and_validation():
             book.set_tick(bad)
     with pytest.raises(BookError, match="tick"):
         PolyBook("tok", tick=0, min_order_size=ONE)
+    with pytest.raises(BookError, match="min_order_size"):
+        PolyBook("tok", tick=CENT, min_order_size=5.0)
 
 
 def test_depth_zero_and_empty_sides():
