@@ -9,6 +9,7 @@ import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import attrs
 import pytest
 import trio
 from polyfakes import wait_until
@@ -42,6 +43,9 @@ KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 LAKERS = "40374828728556401897123405667318202986560858057991807205936503296617019557660"
 GRIZZLIES = "98333126012043232639874805499592097094545421345364763701385819404466153206546"
 CID = "0x9b2aad260f6b5dea10af0b03d5e4788adf261f0eea9db9616a3581e06bdaef0e"
+EPL_CID = "0x" + "3c" * 32
+ARS_YES = "1" * 77
+ARS_NO = "2" * 77
 
 
 def _event() -> PolyEvent:
@@ -55,11 +59,25 @@ def _event() -> PolyEvent:
                      tags=("sports", "nba", "games"), start_time=start, markets=(market,))
 
 
+def _neg_risk_event() -> PolyEvent:
+    start = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)
+    market = PolyMarket(
+        condition_id=EPL_CID, question_id="0x" + "c1" * 32, slug="epl-ars-che-2026-03-01-ars",
+        question="Will Arsenal FC win on 2026-03-01?", description="Resolves Yes if ...",
+        tokens=(PolyToken(ARS_YES, "Yes"), PolyToken(ARS_NO, "No")),
+        sports_market_type="moneyline", game_start_time=start, neg_risk=True,
+        neg_risk_market_id="0x" + "d0" * 32, tick_size=P("0.001"))
+    return PolyEvent(id="200001", slug="epl-ars-che-2026-03-01", title="Arsenal vs. Chelsea",
+                     tags=("sports", "epl", "games"), start_time=start, markets=(market,),
+                     neg_risk=True)
+
+
 @pytest.fixture
 def exchange() -> Exchange:
     ex = Exchange(config=ExchangeConfig(mined_after_ms=30, confirmed_after_ms=80))
     ex.advance(wall_clock_ms())
     ex.add_event(_event())
+    ex.add_event(_neg_risk_event())
     for price, size in (("0.55", "20"), ("0.56", "50")):
         ex.place_house_order(LAKERS, Side.SELL, P(price), Q(size))
     ex.place_house_order(LAKERS, Side.BUY, P("0.50"), Q("30"))
@@ -256,3 +274,27 @@ async def test_market_feed_on_loopback_follows_the_book_and_survives_a_freeze(
         assert lakers.best_bid() == (P("0.52"), Q("7"))
         assert feed.statistics().stale >= 1 and feed.statistics().epoch >= 2
         nursery.cancel_scope.cancel()
+
+
+async def test_neg_risk_market_signs_against_the_neg_risk_exchange(exchange: Exchange) -> None:
+    async def body(adapter: PolymarketAdapter, urls, nursery) -> None:
+        info = await adapter.load_market(EPL_CID)
+        assert info.neg_risk and info.tick == P("0.001")
+        assert await adapter.rest.neg_risk(ARS_YES) is True
+        books = await adapter.rest.books([ARS_YES, ARS_NO])
+        assert [b.token_id for b in books] == [ARS_YES, ARS_NO]
+        order = adapter.prepare(OrderRequest(
+            "n1", Instrument.polymarket(EPL_CID, ARS_YES), Side.BUY, P("0.4215"), Q("12"),
+            TimeInForce.GTC))
+        assert order.price == P("0.421")
+        result = await adapter.submit(order)
+        assert result.status is OrderStatus.RESTING
+        assert (await adapter.get_order(order.venue_order_id)).status is OrderStatus.RESTING
+        # The same order signed for the ordinary exchange is refused by the venue.
+        adapter.register_token(attrs.evolve(adapter.token(ARS_YES), neg_risk=False))
+        wrong = adapter.prepare(OrderRequest(
+            "n2", Instrument.polymarket(EPL_CID, ARS_YES), Side.BUY, P("0.421"), Q("12"),
+            TimeInForce.GTC))
+        with pytest.raises(Rejected, match="invalid signature"):
+            await adapter.submit(wrong)
+    await _with_venue(exchange, body)
