@@ -195,3 +195,18 @@ async def test_real_socket_with_trio_websocket(exchange: Exchange, alice: Trader
             alice.post(alice.limit(LAKERS, Side.BUY, "0.40", "10"))
             assert json.loads(await ws.get_message())["type"] == "PLACEMENT"
         nursery.cancel_scope.cancel()
+
+
+async def test_drop_on_a_real_socket_closes_with_1011(exchange: Exchange,
+                                                      autojump_clock) -> None:
+    async with trio.open_nursery() as nursery:
+        urls = await nursery.start(lambda task_status: serve_polymarket_sim(
+            exchange, clock_ms=trio_clock_ms(T0_MS), task_status=task_status))
+        async with trio_websocket.open_websocket_url(urls.market_ws) as ws:
+            await ws.send_message(json.dumps({"assets_ids": [LAKERS], "type": "market"}))
+            await ws.get_message()
+            exchange.faults.drop_sockets()
+            with pytest.raises(trio_websocket.ConnectionClosed) as info:
+                await ws.get_message()
+            assert info.value.reason.code == 1011
+        nursery.cancel_scope.cancel()

@@ -53,6 +53,7 @@ OUTBOX_SIZE = 1_000
 MEMORY_CHANNEL_SIZE = 1_000
 MAX_ASSETS_PER_CONNECTION = 500
 CLOSE_POLICY = 1008
+CLOSE_DROPPED = 1011
 
 
 class MessageConnection(Protocol):
@@ -62,7 +63,7 @@ class MessageConnection(Protocol):
 
     async def get_message(self) -> str: ...
 
-    async def aclose(self) -> None: ...
+    async def aclose(self, code: int = 1000, reason: str | None = None) -> None: ...
 
 
 def _closed(code: int = 1000, reason: str | None = None) -> ConnectionClosed:
@@ -93,7 +94,7 @@ class MemoryWebSocket:
         except (trio.EndOfChannel, trio.ClosedResourceError):
             raise _closed(reason="peer closed") from None
 
-    async def aclose(self) -> None:
+    async def aclose(self, code: int = 1000, reason: str | None = None) -> None:
         if not self.closed:
             self.closed = True
             await self._send.aclose()
@@ -131,10 +132,10 @@ class AsgiWebSocket:
             return message["text"]
         return (message.get("bytes") or b"").decode("utf-8", errors="replace")
 
-    async def aclose(self) -> None:
+    async def aclose(self, code: int = 1000, reason: str | None = None) -> None:
         if not self.closed:
             self.closed = True
-            await self._send({"type": "websocket.close", "code": 1000})
+            await self._send({"type": "websocket.close", "code": code, "reason": reason or ""})
 
 
 @attrs.define(eq=False)
@@ -142,18 +143,22 @@ class _Outbox:
     """Bounded frame queue of one session; data frames can be silenced by the freeze fault."""
 
     send: trio.MemorySendChannel[tuple[bool, str]]
-    overflowed: bool = False
     cancel_scope: trio.CancelScope | None = None
+    close: tuple[int, str] = (1000, "")
+    """Close code and reason sent when the session ends."""
 
     def put(self, text: str, *, data: bool = True) -> None:
-        if self.overflowed:
+        if self.close[0] != 1000:
             return
         try:
             self.send.send_nowait((data, text))
         except trio.WouldBlock:
-            self.overflowed = True
-            if self.cancel_scope is not None:
-                self.cancel_scope.cancel()
+            self.stop(CLOSE_POLICY, "slow consumer: outbox full")
+
+    def stop(self, code: int, reason: str) -> None:
+        self.close = (code, reason)
+        if self.cancel_scope is not None:
+            self.cancel_scope.cancel()
 
 
 async def _run_session(exchange: Exchange, conn: MessageConnection,
@@ -172,7 +177,8 @@ async def _run_session(exchange: Exchange, conn: MessageConnection,
     with trio.CancelScope() as scope:
         outbox.cancel_scope = scope
         remove_listener = exchange.add_listener(lambda event: listener(event, outbox))
-        remove_drop = exchange.faults.on_drop_sockets(scope.cancel)
+        remove_drop = exchange.faults.on_drop_sockets(
+            lambda: outbox.stop(CLOSE_DROPPED, "simulated drop"))
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(write)
@@ -188,7 +194,7 @@ async def _run_session(exchange: Exchange, conn: MessageConnection,
             remove_listener()
             remove_drop()
     with trio.move_on_after(1, shield=True):
-        await conn.aclose()
+        await conn.aclose(*outbox.close)
 
 
 def _asset_list(message: Any, what: str) -> list[str]:
