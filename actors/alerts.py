@@ -189,3 +189,4 @@ async def serve_alerts(hub: AlertHub, *, patience: float = 5.0, attempts: int = 
         for webhook in hub.webhooks:
             nursery.start_soon(hub._drain, webhook, client, patience, attempts, backoff)
         task_status.started()
+        await trio.sleep_forever()

@@ -8,7 +8,7 @@ import contextlib
 import enum
 import hashlib
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,8 +23,9 @@ from actors.legs import LegParams, OrderDesk
 from actors.market import MarketActor, MarketParams, edge_detector
 from actors.messages import Halt
 from actors.reconcile import ReconcileParams, Reconciler
-from actors.risk import RiskActor, RiskLimits, open_risk_channel
+from actors.risk import RiskActor, RiskClient, RiskLimits, open_risk_channel
 from actors.router import BookRouter
+from actors.supervisor import MarketSpec, Supervisor, SupervisorParams
 from arb.book import KalshiBook, PolyBook
 from arb.domain import Instrument, Side, Venue
 from arb.edge import EdgeParams
@@ -127,6 +128,10 @@ class FakeVenue:
     trades: list[Fill] = attrs.field(factory=list)
     cancel_all_calls: int = 0
     submits: int = 0
+    cancel_all_delay_s: float = 0.0
+    """How long cancel-all hangs before it answers."""
+    on_trade: Callable[[Fill], None] | None = None
+    """Called on every execution (a test can move the books, as the venue would)."""
     _ids: itertools.count = attrs.field(factory=lambda: itertools.count(1))
 
     def log(self, op: str, detail: str) -> None:
@@ -198,6 +203,8 @@ class FakeVenue:
         fake.trade_ids.append(trade_id)
         self.trades.append(fill)
         self.log("trade", f"{r.client_id} {trade_id}")
+        if self.on_trade is not None:
+            self.on_trade(fill)
         if self.user is not None:
             self.user.observe(fill)
 
@@ -236,8 +243,8 @@ class FakeVenue:
             fake.status = OrderStatus.CANCELLED
 
     async def cancel_all(self) -> int:
-        await trio.lowlevel.checkpoint()
         self.cancel_all_calls += 1
+        await trio.sleep(self.cancel_all_delay_s)
         n = 0
         for fake in self.orders.values():
             if fake.status is OrderStatus.RESTING:
@@ -434,3 +441,45 @@ async def open_rig(path: Path, *, limits: RiskLimits = DEFAULT_LIMITS,
             nursery.cancel_scope.cancel()
     finally:
         ledger.close()
+
+
+FAST_SUPERVISION = SupervisorParams(restart_delay_s=1.0)
+
+
+@attrs.define(eq=False)
+class Bot:
+    """A whole supervisor over fake venues and a real ledger (not started)."""
+
+    supervisor: Supervisor
+    ledger: Ledger
+    kalshi: FakeVenue
+    poly: FakeVenue
+    risk_client: RiskClient
+    timeline: list[tuple[float, str, str]]
+
+    def kinds(self) -> list[str]:
+        return [a.kind for a in self.supervisor.alerts.history()]
+
+
+def build_bot(path: Path, markets: Sequence[MarketSpec], *,
+              params: SupervisorParams = FAST_SUPERVISION,
+              market: MarketParams = DEFAULT_MARKET,
+              limits: RiskLimits = DEFAULT_LIMITS) -> Bot:
+    ledger = Ledger.open(path / "ledger.sqlite", mode="paper", clock_ms=virtual_ms)
+    alerts = AlertHub()
+    client, inbox = open_risk_channel()
+    halt_send, halt_receive = trio.open_memory_channel[Halt](1)
+    risk = RiskActor(limits, ledger, inbox, halt_send, alerts)
+    fills = FillRouter(ledger)
+    timeline: list[tuple[float, str, str]] = []
+    kalshi = FakeVenue(Venue.KALSHI, timeline, user=fills)
+    poly = FakeVenue(Venue.POLYMARKET, timeline, user=fills)
+    venues = {Venue.KALSHI: kalshi, Venue.POLYMARKET: poly}
+    desk = OrderDesk(venues, ledger, client, fills, alerts, FAST_LEGS)
+    reconciler = Reconciler(venues, ledger, client, fills, alerts,
+                            ReconcileParams(interval_s=30.0, not_found_after_s=2.0),
+                            clock_ms=virtual_ms)
+    counter = itertools.count(1)
+    supervisor = Supervisor(desk, risk, BookRouter(), reconciler, alerts, halt_receive,
+                            markets, market, (), params, lambda: f"s{next(counter)}")
+    return Bot(supervisor, ledger, kalshi, poly, client, timeline)
