@@ -102,6 +102,8 @@ class SimOrder:
     fee_accumulator: Money = Money(0)
     fill_value: int = 0
     """Sum of YES price x count over fills (micro-dollars), for the average fill price."""
+    reserved: Money = Money(0)
+    """Collateral held for the resting remainder (cost plus the fee bound)."""
 
     @property
     def outcome_side(self) -> str:
@@ -160,6 +162,8 @@ class SimAccount:
     """By order id, in creation order."""
     resting: dict[str, SimOrder] = attrs.Factory(dict)
     """The account's resting orders (their collateral is reserved)."""
+    reserved: Money = Money(0)
+    """Sum of the resting orders' ``reserved``."""
     client_ids: set[str] = attrs.Factory(set)
     fills: list[SimFill] = attrs.Factory(list)
     positions: dict[str, SimPosition] = attrs.Factory(dict)
@@ -385,8 +389,7 @@ class KalshiExchange:
 
     def reserved(self, acct: SimAccount) -> Money:
         """Collateral held for the account's resting orders."""
-        return Money(sum(self._collateral(o.leg_price, o.price, o.remaining,
-                                          self.markets[o.ticker]) for o in acct.resting.values()))
+        return acct.reserved
 
     def available(self, acct: SimAccount) -> Money:
         return Money(acct.cash - self.reserved(acct))
@@ -395,10 +398,16 @@ class KalshiExchange:
         """Value of open positions at cost (what Kalshi calls market exposure)."""
         return Money(sum(p.exposure for p in acct.positions.values()))
 
-    @staticmethod
-    def _collateral(leg_price: Price, yes_price: Price, count: Qty, market: SimMarket) -> Money:
-        cost = mul(leg_price, count, Round.UP)
-        return Money(cost + order_fee_bound(count, yes_price, market.series.fee_multiplier))
+    def _reserve(self, order: SimOrder) -> None:
+        """Re-derive the collateral held for ``order`` after it rested, filled or left."""
+        acct = self.accounts[order.user_id]
+        held = Money(0)
+        if order.status == RESTING and order.remaining:
+            cost = mul(order.leg_price, order.remaining, Round.UP)
+            held = Money(cost + order_fee_bound(order.remaining, order.price,
+                                                self.markets[order.ticker].series.fee_multiplier))
+        acct.reserved = Money(acct.reserved + held - order.reserved)
+        order.reserved = held
 
     # -- exchange state --
 
@@ -592,6 +601,7 @@ class KalshiExchange:
             self.accounts[order.user_id].resting[order.order_id] = order
             if order.expiration_ms is not None:
                 self._expiring[order.order_id] = order
+            self._reserve(order)
             self._emit_level(market, order, order.remaining, now, order)
         else:
             order.remaining = Qty(0)
@@ -624,6 +634,7 @@ class KalshiExchange:
             del self._resting[maker.order_id]
             del self.accounts[maker.user_id].resting[maker.order_id]
             self._expiring.pop(maker.order_id, None)
+        self._reserve(maker)
         maker.updated_ms = now
         self._emit(OrderUpdated(attrs.evolve(maker)))
 
@@ -726,6 +737,7 @@ class KalshiExchange:
         self._expiring.pop(order.order_id, None)
         order.remaining = Qty(0)
         order.status = CANCELED
+        self._reserve(order)
         order.updated_ms = now
         self._emit_level(market, order, Qty(-reduced), now, order)
         self._emit(OrderUpdated(attrs.evolve(order)))
