@@ -210,3 +210,24 @@ def test_insufficient_balance_fault_hits_the_next_order_only(alice: Trader) -> N
     assert _error(alice, alice.limit(LAKERS, Side.BUY, "0.50", "10")) == (
         "not enough balance / allowance")
     assert alice.post(alice.limit(LAKERS, Side.BUY, "0.50", "10")).status == "live"
+
+
+def test_adjacent_checks_fire_in_the_documented_order(exchange: Exchange) -> None:
+    poor = make_trader(exchange, BOB_KEY, collateral=Q("1"))
+    exchange.place_house_order(LAKERS, Side.SELL, P("0.50"), Q("100"))
+    # precision before minimum size: 2.000001 pUSD for 4 shares (dust on 0.50, below 5)
+    assert _error(poor, poor.signed_limit_raw(LAKERS, Side.BUY, 2_000_001, 4_000_000)
+                  ).startswith("invalid amounts")
+    # minimum size before post-only: 4 shares crossing, post-only
+    request = poor.limit(LAKERS, Side.BUY, "0.50", "4", post_only=True)
+    assert _error(poor, request).startswith("INVALID_ORDER_MIN_SIZE")
+    # post-only before balance: crossing post-only from an account that cannot pay
+    request = poor.limit(LAKERS, Side.BUY, "0.50", "10", post_only=True)
+    assert _error(poor, request) == "invalid post-only order: order crosses book"
+    # GTD expiration before balance
+    request = poor.limit(LAKERS, Side.BUY, "0.40", "10", order_type=OrderType.GTD,
+                         expiration=T0_MS // 1000)
+    assert _error(poor, request).startswith("INVALID_ORDER_EXPIRATION")
+    # balance before FOK fillability: 200 shares cannot fill and cannot be paid for
+    request = poor.limit(LAKERS, Side.BUY, "0.50", "200", order_type=OrderType.FOK)
+    assert _error(poor, request) == "not enough balance / allowance"

@@ -210,3 +210,17 @@ async def test_drop_on_a_real_socket_closes_with_1011(exchange: Exchange,
                 await ws.get_message()
             assert info.value.reason.code == 1011
         nursery.cancel_scope.cancel()
+
+
+async def test_custom_feature_best_bid_ask(exchange: Exchange, autojump_clock) -> None:
+    exchange.place_house_order(LAKERS, Side.SELL, P("0.55"), Q("20"))
+    async with open_memory_market_ws(exchange) as ws:
+        await ws.send_message(json.dumps({"assets_ids": [LAKERS], "type": "market",
+                                          "custom_feature_enabled": True}))
+        await recv(ws)
+        exchange.place_house_order(LAKERS, Side.BUY, P("0.50"), Q("10"))
+        assert (await recv(ws))["event_type"] == "price_change"
+        best = await recv(ws)
+        assert {k: best[k] for k in ("event_type", "best_bid", "best_ask", "spread")} == {
+            "event_type": "best_bid_ask", "best_bid": "0.5", "best_ask": "0.55",
+            "spread": "0.05"}

@@ -215,6 +215,21 @@ def ws_price_change(exchange: Exchange, event: BookChanged,
             "timestamp": str(event.timestamp_ms), "price_changes": entries}
 
 
+def ws_best_bid_ask(event: BookChanged, assets: set[str]) -> list[dict[str, Any]]:
+    """Custom-feature ``best_bid_ask`` frames: one per subscribed asset of the change."""
+    seen: dict[str, dict[str, Any]] = {}
+    for change in event.changes:
+        if change.asset_id in assets and change.asset_id not in seen:
+            spread = ("" if change.best_bid is None or change.best_ask is None
+                      else format_trimmed(change.best_ask - change.best_bid))
+            seen[change.asset_id] = {
+                "event_type": "best_bid_ask", "market": event.condition_id,
+                "asset_id": change.asset_id, "best_bid": optional_price(change.best_bid),
+                "best_ask": optional_price(change.best_ask), "spread": spread,
+                "timestamp": str(event.timestamp_ms)}
+    return list(seen.values())
+
+
 def ws_last_trade_price(event: LastTradePrice) -> dict[str, Any]:
     return {"event_type": "last_trade_price", "market": event.condition_id,
             "asset_id": event.asset_id, "price": format_trimmed(event.price),

@@ -20,7 +20,8 @@
 # "market"}`` first; initial ``book`` snapshots as one JSON array; later ``{"operation":
 # "subscribe"|"unsubscribe", "assets_ids": [...]}``; a duplicate subscribe is ignored (no new
 # snapshot); text ``PING`` -> ``PONG``; after a trade the venue sends ``book`` frames, otherwise
-# ``price_change`` with the new total size per level. User channel: ``{"auth": {apiKey, secret,
+# ``price_change`` with the new total size per level; with ``custom_feature_enabled`` also a
+# ``best_bid_ask`` frame per asset whose best prices moved. User channel: ``{"auth": {apiKey, secret,
 # passphrase}, "markets": [condition ids], "type": "user"}``, then ``order`` and ``trade``
 # events, a trade re-emitted at each status. Silent freeze (fault): data frames are dropped but
 # PONGs still flow.
@@ -208,6 +209,7 @@ async def serve_market_session(exchange: Exchange, conn: MessageConnection) -> N
     """Run one market-channel connection until either side closes it."""
     subscribed: set[str] = set()
     first = True
+    custom_features = False
 
     def subscribe(ids: list[str], outbox: _Outbox) -> None:
         fresh = [i for i in dict.fromkeys(ids) if i not in subscribed
@@ -221,7 +223,7 @@ async def serve_market_session(exchange: Exchange, conn: MessageConnection) -> N
             outbox.put(dumps([render.ws_book(exchange, i) for i in fresh]))
 
     def on_text(text: str, outbox: _Outbox) -> None:
-        nonlocal first
+        nonlocal first, custom_features
         try:
             message = loads(text, what="market channel message")
             if first:
@@ -230,6 +232,7 @@ async def serve_market_session(exchange: Exchange, conn: MessageConnection) -> N
                     raise JsonError("first message must be {\"assets_ids\": [...], \"type\": "
                                     "\"market\"}")
                 first = False
+                custom_features = message.get("custom_feature_enabled") is True
                 subscribe(_asset_list(message, "subscribe"), outbox)
                 return
             operation = message.get("operation") if isinstance(message, dict) else None
@@ -256,6 +259,9 @@ async def serve_market_session(exchange: Exchange, conn: MessageConnection) -> N
                 outbox.put(dumps(render.ws_last_trade_price(event)))
             case TickSizeChanged() if event.asset_id in subscribed:
                 outbox.put(dumps(render.ws_tick_size_change(event)))
+        if custom_features and isinstance(event, BookChanged):
+            for frame in render.ws_best_bid_ask(event, subscribed):
+                outbox.put(dumps(frame))
 
     await _run_session(exchange, conn, on_text, listener,
                        lambda: exchange.faults.market_ws_frozen)
