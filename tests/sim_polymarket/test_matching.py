@@ -14,10 +14,10 @@ P = parse_price
 Q = parse_qty
 
 
-def _total_value(ex: Exchange) -> int:
+def _total_value(ex: Exchange, *addresses: str) -> int:
     """pUSD held by everyone + fees + pUSD locked in complete sets: constant under trading."""
-    accounts = list(ex._accounts.values())
-    return (sum(a.collateral for a in accounts) + ex.fees_collected
+    holders = [ex.house.address, *addresses]
+    return (sum(ex.balances(a).collateral for a in holders) + ex.fees_collected
             + sum(m.complete_sets for m in ex.markets.values()))
 
 
@@ -48,7 +48,7 @@ def test_unified_book_mirrors_the_other_token(exchange: Exchange) -> None:
 
 
 def test_two_buys_mint_a_complete_set(exchange: Exchange, alice: Trader, bob: Trader) -> None:
-    before = _total_value(exchange)
+    before = _total_value(exchange, alice.address, bob.address)
     alice.post(alice.limit(LAKERS, Side.BUY, "0.40", "10"))
     result = bob.post(bob.limit(GRIZZLIES, Side.BUY, "0.60", "10", order_type=OrderType.FOK))
     assert result.status == "matched"
@@ -58,14 +58,14 @@ def test_two_buys_mint_a_complete_set(exchange: Exchange, alice: Trader, bob: Tr
     assert a.collateral == Q("1000") - Q("4")
     assert b.collateral == Q("1000") - Q("6") - fee
     assert exchange.market(NBA_CID).complete_sets == Q("10")
-    assert _total_value(exchange) == before
+    assert _total_value(exchange, alice.address, bob.address) == before
 
 
 def test_two_sells_merge_and_same_token_transfers(exchange: Exchange) -> None:
     alice = make_trader(exchange, ALICE_KEY, tokens={LAKERS: Q("10")})
     bob = make_trader(exchange, BOB_KEY, tokens={GRIZZLIES: Q("10")})
     exchange.market(NBA_CID).complete_sets = Q("10")  # the funded shares came from a mint
-    before = _total_value(exchange)
+    before = _total_value(exchange, alice.address, bob.address)
     alice.post(alice.limit(LAKERS, Side.SELL, "0.45", "10"))
     result = bob.post(bob.limit(GRIZZLIES, Side.SELL, "0.55", "4", order_type=OrderType.FAK))
     assert result.making_amount == Q("4") and result.taking_amount == Q("2.2")
@@ -76,7 +76,7 @@ def test_two_sells_merge_and_same_token_transfers(exchange: Exchange) -> None:
     exchange.place_house_order(LAKERS, Side.BUY, P("0.50"), Q("6"))
     assert exchange.account(alice.address).token_balance(LAKERS) == Q("0")
     assert exchange.account(alice.address).collateral == Q("1000") + Q("4.5")
-    assert _total_value(exchange) == before
+    assert _total_value(exchange, alice.address, bob.address) == before
 
 
 def test_price_improvement_goes_to_the_taker(exchange: Exchange, alice: Trader) -> None:
@@ -160,3 +160,5 @@ def test_history_is_bounded_but_open_orders_are_kept(exchange: Exchange,
         gone.append(order_id)
     assert exchange.order(keep) is not None
     assert exchange.order(gone[0]) is None and exchange.order(gone[-1]) is not None
+    stats = exchange.statistics()
+    assert stats.open_orders == 1 and stats.orders <= 11

@@ -185,6 +185,27 @@ class CancelResult:
     not_canceled: dict[str, str]
 
 
+@attrs.frozen
+class AccountBalances:
+    """One account's holdings (copies; positions are per token id)."""
+
+    collateral: Money
+    tokens: dict[str, Qty]
+    reserved_collateral: Money
+    """pUSD held back by open BUY orders."""
+
+
+@attrs.frozen
+class ExchangeStatistics:
+    orders: int
+    open_orders: int
+    delayed_orders: int
+    trades: int
+    unsettled_trades: int
+    accounts: int
+    fees_collected: Money
+
+
 def taker_fee(size: Qty, price: Price, rate: int, exponent: int, decimals: int) -> Money:
     """``size * rate * (price * (1 - price)) ** exponent`` in pUSD, half-up to ``decimals``."""
     if rate == 0 or size == 0:
@@ -340,6 +361,20 @@ class Exchange:
     def api_keys_of(self, address: str) -> list[str]:
         addr = checksum(address)
         return [c.api_key for (a, _), c in self._keys_by_owner.items() if a == addr]
+
+    def balances(self, address: str) -> AccountBalances:
+        """Holdings of ``address`` (positions include MATCHED, not yet settled, trades)."""
+        account = self.account(address)
+        return AccountBalances(account.collateral,
+                               {t: q for t, q in account.tokens.items() if q},
+                               account.reserved_collateral())
+
+    def statistics(self) -> ExchangeStatistics:
+        return ExchangeStatistics(
+            orders=len(self._orders), open_orders=len(self._orders_open()),
+            delayed_orders=len(self._delayed), trades=len(self._trades),
+            unsettled_trades=len(self._unsettled), accounts=len(self._accounts),
+            fees_collected=self.fees_collected)
 
     def available(self, address: str, asset: str) -> int:
         """Balance minus what open orders reserve (``asset`` = ``COLLATERAL`` or a token id)."""
@@ -854,7 +889,7 @@ class Exchange:
 
 
 __all__ = [
-    "AuthFailure", "CancelResult", "Exchange", "ExchangeConfig", "HOUSE_ADDRESS", "OrderError",
+    "AccountBalances", "AuthFailure", "CancelResult", "ExchangeStatistics", "Exchange", "ExchangeConfig", "HOUSE_ADDRESS", "OrderError",
     "OrderResult", "OrderType", "OrderView", "PostOrder", "SignedOrder", "TradeView",
     "taker_fee",
 ]
