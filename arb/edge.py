@@ -44,8 +44,10 @@
 #   within [tick, 1 - tick]; at least ``min_order_size`` shares and $1 notional; a FOK/FAK buy is
 #   rejected unless price x size has <= 2 decimals, so only such sizes are chosen (shares on the
 #   0.01 grid).
-# - A crossed Polymarket book (bid >= ask) cannot exist at the venue: it is stale, so kinds that
-#   use it are skipped. A crossed Kalshi book is what ``kalshi_same_market`` detects (an alarm).
+# - A crossed book (Polymarket bid >= ask; Kalshi YES bid + NO bid >= 1) cannot rest at the
+#   venue: it is stale or broken, so the kinds that use it are skipped, except
+#   ``kalshi_same_market``, which can only arise from a crossed Kalshi book and is reported as the
+#   alarm design.md asks for.
 # - Cross-venue kinds depend on the pair's orientation, so they need ``pair.tradable``; same-venue
 #   kinds do not.
 from __future__ import annotations
@@ -516,7 +518,8 @@ def evaluate(pair: MarketPair, kalshi_book: KalshiBook, poly_yes_book: PolyBook,
              poly_no_book: PolyBook, params: EdgeParams) -> list[Opportunity]:
     """Every kind of arbitrage the current books allow, each at its most profitable size.
 
-    Kinds whose books are invalid (or, for Polymarket, crossed) yield nothing; cross-venue kinds
+    Kinds whose books are invalid or crossed yield nothing, except ``kalshi_same_market``, which
+    exists only on a crossed Kalshi book and is reported as the alarm it is; cross-venue kinds
     also need ``pair.tradable``.
 
     Raises:
@@ -532,7 +535,8 @@ def evaluate(pair: MarketPair, kalshi_book: KalshiBook, poly_yes_book: PolyBook,
     k_no = kalshi_book.best_ask(Outcome.NO) if kalshi_ok else None
     p_yes = poly_yes_book.best_ask() if yes_ok else None
     p_no = poly_no_book.best_ask() if no_ok else None
-    cross = pair.tradable
+    # A crossed Kalshi book cannot rest at the venue: it only feeds the same-market alarm.
+    cross = pair.tradable and kalshi_ok and not kalshi_book.crossed
     wanted: list[tuple[Kind, bool, int, bool, int]] = []
     if cross and p_yes and k_no and p_yes[0] + k_no[0] < SCALE:
         wanted.append((Kind.POLY_YES_KALSHI_NO, False, p_yes[0], True, k_no[0]))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -202,45 +203,64 @@ def test_kalshi_limit_price_rounded_up_onto_the_grid():
     assert opp.legs[1].fills == (lv("0.505", "10"),)
 
 
-def test_poly_same_market_and_kalshi_same_market():
+def test_same_market_kinds_and_best_by_profit():
     pair = make_pair(min_order_size=ONE)
+    # Kalshi YES bid 0.55 + NO bid 0.50 >= 1: a crossed (stale) Kalshi book. It raises the
+    # kalshi_same_market alarm but feeds no cross-venue kind.
     kb, pyb, pnb = books(pair, k_yes_asks=[lv("0.45", "10")], k_no_asks=[lv("0.50", "10")],
                          p_yes_asks=[lv("0.45", "10")], p_no_asks=[lv("0.50", "10")])
+    assert kb.crossed
     found = by_kind(evaluate(pair, kb, pyb, pnb, EdgeParams()))
-    assert set(found) == set(Kind)
+    assert set(found) == {Kind.POLY_SAME_MARKET, Kind.KALSHI_SAME_MARKET}
     assert found[Kind.KALSHI_SAME_MARKET].legs[0].instrument.kalshi_outcome is Outcome.YES
     assert found[Kind.KALSHI_SAME_MARKET].legs[1].instrument.kalshi_outcome is Outcome.NO
     assert {leg.instrument.token for leg in found[Kind.POLY_SAME_MARKET].legs} == \
         {"tok-lal", "tok-dal"}
+    # Healthy Kalshi book: kalshi_yes_poly_no (found first) and poly_same_market both have 5
+    # cents gross; Polymarket's lower fees make poly_same_market the most profitable: chosen by
+    # profit, not by order.
+    kb, pyb, pnb = books(pair, k_yes_asks=[lv("0.45", "10")], k_no_asks=[lv("0.56", "10")],
+                         p_yes_asks=[lv("0.45", "10")], p_no_asks=[lv("0.50", "10")])
+    found = evaluate(pair, kb, pyb, pnb, EdgeParams())
+    assert [o.kind for o in found] == [Kind.KALSHI_YES_POLY_NO, Kind.POLY_SAME_MARKET]
     chosen = best(pair, kb, pyb, pnb, EdgeParams())
-    assert chosen.profit == max(o.profit for o in found.values())
-    # Polymarket fees are lower here, so a Polymarket-heavy kind wins on profit, not priority.
     assert chosen.kind is Kind.POLY_SAME_MARKET
+    assert chosen.profit == max(o.profit for o in found) > found[0].profit
 
 
 def test_untradable_pair_keeps_only_same_venue_kinds():
     pair = make_pair(verdict=Verdict.BASIS_RISK, min_order_size=ONE)
-    kb, pyb, pnb = books(pair, k_yes_asks=[lv("0.45", "10")], k_no_asks=[lv("0.50", "10")],
-                         p_yes_asks=[lv("0.45", "10")], p_no_asks=[lv("0.50", "10")])
+    kb, pyb, pnb = books(pair, k_yes_asks=[lv("0.45", "10")], k_no_asks=[lv("0.56", "10")],
+                         p_yes_asks=[lv("0.40", "10")], p_no_asks=[lv("0.50", "10")])
     kinds = {o.kind for o in evaluate(pair, kb, pyb, pnb, EdgeParams())}
-    assert kinds == {Kind.POLY_SAME_MARKET, Kind.KALSHI_SAME_MARKET}
+    assert kinds == {Kind.POLY_SAME_MARKET}
+    accepted = attrs.evolve(pair, basis_risk_accepted=True)
+    kinds = {o.kind for o in evaluate(accepted, kb, pyb, pnb, EdgeParams())}
+    assert kinds == {Kind.POLY_SAME_MARKET, Kind.POLY_YES_KALSHI_NO, Kind.KALSHI_YES_POLY_NO}
 
 
 def test_invalid_or_crossed_books_yield_nothing_for_their_kinds():
     pair = make_pair(min_order_size=ONE)
-    args = dict(k_yes_asks=[lv("0.45", "10")], k_no_asks=[lv("0.50", "10")],
-                p_yes_asks=[lv("0.45", "10")], p_no_asks=[lv("0.50", "10")])
+    args = dict(k_yes_asks=[lv("0.45", "10")], k_no_asks=[lv("0.56", "10")],
+                p_yes_asks=[lv("0.40", "10")], p_no_asks=[lv("0.50", "10")])
     kb, pyb, pnb = books(pair, **args)
+    assert {o.kind for o in evaluate(pair, kb, pyb, pnb, EdgeParams())} == {
+        Kind.POLY_YES_KALSHI_NO, Kind.KALSHI_YES_POLY_NO, Kind.POLY_SAME_MARKET}
     kb.invalidate("seq gap")
     assert {o.kind for o in evaluate(pair, kb, pyb, pnb, EdgeParams())} == {Kind.POLY_SAME_MARKET}
-    kb, pyb, pnb = books(pair, **args, p_yes_bids=[lv("0.46", "1")])
+    kb, pyb, pnb = books(pair, **args, p_yes_bids=[lv("0.41", "1")])
     assert pyb.crossed
     assert {o.kind for o in evaluate(pair, kb, pyb, pnb, EdgeParams())} == {
-        Kind.KALSHI_YES_POLY_NO, Kind.KALSHI_SAME_MARKET}
+        Kind.KALSHI_YES_POLY_NO}
     fresh = PolyBook(pair.poly.no_token, tick=CENT, min_order_size=ONE)
     kb, pyb, _ = books(pair, **args)
     assert {o.kind for o in evaluate(pair, kb, pyb, fresh, EdgeParams())} == {
-        Kind.POLY_YES_KALSHI_NO, Kind.KALSHI_SAME_MARKET}
+        Kind.POLY_YES_KALSHI_NO}
+    # Kalshi YES bid 0.55 + NO bid 0.50: crossed, so only the same-market alarm uses it.
+    kb, pyb, pnb = books(pair, **{**args, "k_no_asks": [lv("0.45", "10")]})
+    assert kb.crossed
+    assert {o.kind for o in evaluate(pair, kb, pyb, pnb, EdgeParams())} == {
+        Kind.POLY_SAME_MARKET, Kind.KALSHI_SAME_MARKET}
 
 
 def test_books_of_another_market_are_refused():
@@ -291,6 +311,8 @@ def realised(pair, kind, kb, pyb, pnb, params, q):
         Kind.POLY_SAME_MARKET: (("poly", pyb), ("poly", pnb)),
         Kind.KALSHI_SAME_MARKET: (("kalshi", Outcome.YES), ("kalshi", Outcome.NO)),
     }[kind]
+    if kind in (Kind.POLY_YES_KALSHI_NO, Kind.KALSHI_YES_POLY_NO) and kb.crossed:
+        return None  # a crossed Kalshi book cannot rest at the venue: stale, not tradable
     capital = 0
     for venue, what in legs:
         levels = kb.asks(what) if venue == "kalshi" else what.asks()
@@ -352,12 +374,13 @@ def scenarios(draw):
                      poly_rate=draw(st.sampled_from([0, 30_000, 50_000])),
                      kalshi_fees=KalshiFeeSchedule(multiplier=draw(st.sampled_from(
                          [SCALE, SCALE // 2]))))
+    # Kalshi's asks sum to about $1 (slightly crossed now and then, for the same-market alarm);
+    # Polymarket's are a few cents cheaper or dearer, so cross-venue edges come and go.
     yes = draw(st.integers(20, 75))
-    no = 100 - yes + draw(st.integers(-12, 1))
-    k_yes = draw(ladders(base=yes + draw(st.integers(-2, 2))))
-    p_yes = draw(ladders(base=yes + draw(st.integers(-2, 2))))
-    k_no = draw(ladders(base=max(1, no + draw(st.integers(-2, 2)))))
-    p_no = draw(ladders(base=max(1, no + draw(st.integers(-2, 2)))))
+    k_yes = draw(ladders(base=yes))
+    k_no = draw(ladders(base=100 - yes + draw(st.integers(-2, 4))))
+    p_yes = draw(ladders(base=yes + draw(st.integers(-12, 1))))
+    p_no = draw(ladders(base=max(1, 100 - yes + draw(st.integers(-12, 1)))))
     params = EdgeParams(
         min_profit=draw(st.sampled_from([1, 1, CENT, 5 * CENT])),
         min_profit_per_contract=draw(st.sampled_from([0, 0, CENT // 2, 2 * CENT])),
@@ -367,7 +390,7 @@ def scenarios(draw):
     return pair, k_yes, k_no, p_yes, p_no, params
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_edge_matches_brute_force(scenario):
     pair, k_yes, k_no, p_yes, p_no, params = scenario
@@ -400,10 +423,12 @@ def deep_scenarios(draw):
         return [(p * CENT, draw(st.integers(1, 40)) * ONE) for p in prices]
 
     yes = draw(st.integers(25, 70))
-    no = 100 - yes - draw(st.integers(0, 6))
+    k_yes, k_no = ladder(yes + draw(st.integers(0, 2))), ladder(100 - yes + draw(st.integers(0, 2)))
+    p_yes = ladder(yes - draw(st.integers(0, 9)))
+    p_no = ladder(100 - yes - draw(st.integers(0, 9)))
     params = EdgeParams(min_profit=draw(st.sampled_from([1, 10 * CENT])),
                         max_qty=150 * ONE, max_cost=draw(st.sampled_from([40 * ONE, 200 * ONE])))
-    return pair, ladder(yes), ladder(no), ladder(yes), ladder(no), params
+    return pair, k_yes, k_no, p_yes, p_no, params
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
