@@ -220,8 +220,10 @@ async def open_kalshi_catalog(base_url: str, *, transport: httpx.AsyncBaseTransp
                               request_timeout: float = 10.0,
                               max_pages: int = MAX_PAGES,
                               page_limit: int = PAGE_LIMIT) -> AsyncIterator[KalshiCatalogClient]:
-    """A listing client for ``base_url`` (scheme and host, e.g. ``https://external-api.kalshi.com``)."""
-    async with httpx.AsyncClient(base_url=base_url.rstrip("/"), transport=transport,
+    """A listing client for ``base_url`` (scheme and host, e.g. ``https://external-api.kalshi.com``;
+    a trailing ``/trade-api/v2`` is accepted and not doubled)."""
+    base_url = base_url.rstrip("/").removesuffix("/trade-api/v2")
+    async with httpx.AsyncClient(base_url=base_url, transport=transport,
                                  timeout=request_timeout,
                                  headers={"Accept": "application/json"}) as http:
         yield KalshiCatalogClient(http, max_pages, page_limit)
