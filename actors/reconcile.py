@@ -15,14 +15,14 @@
 #    them idempotently and hands them to any leg still waiting;
 # 3. every unresolved intent in the ledger is looked up by venue order id / client id and fed
 #    through the leg state machine; "not found" counts only after the order's lifetime. Legs that
-#    become terminal are reported to risk (``LegResolved``, plus any fill quantity risk had not
-#    seen); legs still open stay as drift;
+#    become terminal are reported to risk (``LegResolved``); legs still open stay as drift;
 # 4. open orders of ours that should not exist (IOC/FOK never rest) are cancelled; others are
 #    drift (a manual order is shown, never touched);
 # 5. venue positions are compared with the ledger's, instrument by instrument. A failed position
 #    report is drift ("not assuming flat"), never an empty map.
 # The pass ends with ``Reconciled(clean, drift)`` to risk: the first one opens the startup
-# barrier, and any drift keeps entries off (REDUCING) until a clean pass or an operator ack.
+# barrier, any drift keeps entries off (REDUCING) until a clean pass or an operator ack, and risk
+# rebuilds committed exposure from the ledger's fills (which now include what was found).
 from __future__ import annotations
 
 import time
@@ -35,7 +35,6 @@ from actors.alerts import Alert, AlertHub, Severity
 from actors.fills import FillRouter
 from actors.messages import (
     BalanceObserved,
-    LegFilled,
     LegResolved,
     Reconciled,
     VenueStatusObserved,
@@ -192,12 +191,6 @@ class Reconciler:
                 leg = self._step(leg, orders.NotFound(
                     f"{intent.venue.value} has no order {cid} {age_s:.0f}s after its intent"))
         self._save(before, leg, result)
-        if leg.filled_qty > before.filled_qty:
-            await self.risk.cast(LegFilled(
-                intent.execution_id, intent.pair_id, intent.event_key, cid, intent.instrument,
-                intent.side, Qty(leg.filled_qty - before.filled_qty),
-                result.avg_price if result is not None and result.avg_price is not None
-                else intent.price, result.fee if result is not None else 0))
         if leg.terminal:
             resolved.append(cid)
             await self.risk.cast(LegResolved(intent.execution_id, cid))

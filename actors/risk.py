@@ -22,7 +22,8 @@
 # timer. A reconciliation with drift is a separate gate (REDUCING until a clean pass or an
 # operator acknowledgement), so a clean pass never clears a breaker an operator must reset.
 #
-# Committed exposure is rebuilt at startup from the ledger's fills of instruments still held.
+# Committed exposure is rebuilt from the ledger's fills of instruments still held at startup
+# and after every reconciliation pass that finds no execution in flight.
 #
 # Left out: account-wide limits shared by several processes (one per sport) through the ledger's
 # exposure table; this actor enforces its own process's limits. Market settlement is not seen, so
@@ -259,6 +260,11 @@ class RiskActor:
             case Reconciled():
                 self.reconciled = True
                 self.drift = () if message.clean else message.drift
+                if all(res.finished for res in self._reservations.values()):
+                    # Fills learnt by reconciliation (after a restart, or for legs that were
+                    # UNKNOWN) reach exposure here, from the ledger, never counted twice.
+                    self._committed.clear()
+                    self._restore_exposure()
             case AcknowledgeDrift():
                 self.drift = ()
             case SetTradingEnabled():

@@ -121,6 +121,8 @@ class FakeVenue:
     available: Money = Money(10_000 * SCALE)
     trading_active: bool = True
     positions_fail: bool = False
+    extra_positions: dict[Instrument, Qty] = attrs.field(factory=dict)
+    """Positions the venue reports without any fill behind them (transfers, missed fills)."""
     query_fail: bool = False
     """Order lookups raise Transient (the venue's query endpoint is down)."""
     prepare_reject: str | None = None
@@ -292,6 +294,8 @@ class FakeVenue:
         for fill in self.trades:
             if fill.status is not FillStatus.FAILED:
                 held[fill.instrument] += fill.qty if fill.side is Side.BUY else -fill.qty
+        for instrument, qty in self.extra_positions.items():
+            held[instrument] += qty
         return [Position(i, Qty(q)) for i, q in held.items() if q]
 
     async def balance(self) -> Balance:
