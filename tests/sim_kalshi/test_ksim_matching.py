@@ -216,3 +216,24 @@ def test_events_published_in_order(exchange, house, trader):
                       ("no", parse_price("0.56"), -parse_qty("2"))]
     statuses = [e.order.status for e in seen if isinstance(e, OrderUpdated)]
     assert statuses == ["resting", "resting", "executed"]
+
+
+def test_decrease_keeps_priority_and_amend_requeues(exchange, house, trader):
+    other = exchange.register_account(cash=parse_money("1000"))
+    first = exchange.place_order(house, order("ask", "0.44", "5")).order
+    exchange.place_order(other, order("ask", "0.44", "5"))
+    exchange.decrease_order(house, first.order_id, reduce_to=parse_qty("3"))
+    exchange.place_order(trader, order("bid", "0.44", "1", TimeInForce.IOC))
+    # Still first in line after shrinking.
+    assert (first.filled, first.remaining) == (parse_qty("1"), parse_qty("2"))
+    assert exchange.accounts[other].fills == []
+    # Growing the size (total 8 = 1 filled + 7) loses priority: the other maker trades next.
+    exchange.amend_order(house, first.order_id, ticker=SAC, book_side="ask",
+                         price=parse_price("0.44"), count=parse_qty("8"))
+    assert first.remaining == parse_qty("7")
+    exchange.place_order(trader, order("bid", "0.44", "1", TimeInForce.IOC))
+    assert [f.count for f in exchange.accounts[other].fills] == [parse_qty("1")]
+    assert exchange.accounts[house].reserved == first.reserved > 0
+    with pytest.raises(KalshiApiError):
+        exchange.amend_order(house, first.order_id, ticker=SAC, book_side="ask",
+                             price=parse_price("0.445"), count=parse_qty("8"))

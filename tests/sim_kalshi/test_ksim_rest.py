@@ -233,3 +233,41 @@ async def test_duplicate_client_order_id_409(api, creds, signer):
 async def test_unknown_path_and_method(api):
     assert (await api.get("/nope")).status_code == 404
     assert (await api.put("/exchange/status")).status_code == 405
+
+
+async def test_amend_and_decrease(api, creds, signer, wall_exchange, openapi_validate):
+    path = "/portfolio/events/orders"
+
+    async def post(p, body):
+        return await api.post(p, json=body, headers=signer(creds, "POST", PREFIX + p))
+
+    r = await post(path, {"ticker": HOU, "side": "bid", "count": "10", "price": "0.20",
+                          "client_order_id": "a-1", "time_in_force": "good_till_canceled",
+                          "self_trade_prevention_type": "maker"})
+    order_id = r.json()["order_id"]
+    r = await post(f"{path}/{order_id}/decrease", {"reduce_by": "4"})
+    assert r.status_code == 200, r.text
+    openapi_validate("DecreaseOrderV2Response", r.json())
+    assert r.json()["remaining_count"] == "6.00"
+    r = await post(f"{path}/{order_id}/decrease", {"reduce_by": "1", "reduce_to": "1"})
+    assert r.status_code == 400
+
+    # A maker offers YES at 0.30; amending our bid up to 0.30 trades 2 and rests the rest.
+    mm = wall_exchange.register_account(cash=parse_money("1000"))
+    wall_exchange.place_order(mm, NewOrder(HOU, "ask", parse_price("0.30"), parse_qty("2")))
+    r = await post(f"{path}/{order_id}/amend", {"ticker": HOU, "side": "bid", "price": "0.30",
+                                                "count": "6", "client_order_id": "a-1",
+                                                "updated_client_order_id": "a-2"})
+    assert r.status_code == 200, r.text
+    openapi_validate("AmendOrderV2Response", r.json())
+    assert (r.json()["fill_count"], r.json()["remaining_count"]) == ("2.00", "4.00")
+    assert r.json()["client_order_id"] == "a-2"
+    r = await api.get(f"/markets/{HOU}/orderbook")
+    assert r.json()["orderbook_fp"]["yes_dollars"] == [["0.3000", "4.00"]]
+    r = await post(f"{path}/{order_id}/amend", {"ticker": SAC, "side": "bid", "price": "0.30",
+                                                "count": "6"})
+    assert r.status_code == 400 and "must match" in r.json()["message"]
+    r = await post(f"{path}/{order_id}/decrease", {"reduce_to": "0"})
+    assert r.json()["remaining_count"] == "0.00"
+    r = await auth_get(api, creds, signer, f"/portfolio/orders/{order_id}")
+    assert r.json()["order"]["status"] == "canceled"

@@ -505,6 +505,12 @@ class KalshiExchange:
         return self._execute(order, market, acct, now)
 
     def _validate(self, req: NewOrder, market: SimMarket, acct: SimAccount, now: int) -> None:
+        self._validate_terms(req, market)
+        self._validate_entry(req, market, acct, now)
+
+    @staticmethod
+    def _validate_terms(req: NewOrder, market: SimMarket) -> None:
+        """Side, STP, count and price checks shared by new and amended orders."""
         if req.book_side not in (BID, ASK):
             raise bad_request("side must be bid or ask", f"side {req.book_side!r}")
         if req.self_trade_prevention not in STP_TYPES:
@@ -520,6 +526,10 @@ class KalshiExchange:
             raise bad_request("price is not on the market's price grid",
                               f"price {req.price / SCALE} on {req.ticker} "
                               f"({market.listing.price_level_structure})")
+
+    def _validate_entry(self, req: NewOrder, market: SimMarket, acct: SimAccount,
+                        now: int) -> None:
+        """Checks only a new order needs: expiry, post-only, idempotency key, collateral."""
         if req.expiration_s is not None:
             if req.time_in_force is not TimeInForce.GTC:
                 raise bad_request("expiration_time is only allowed with good_till_canceled",
@@ -728,16 +738,104 @@ class KalshiExchange:
         self._cancel_resting(order, self.clock())
         return order, reduced
 
+    def _resting_order(self, user_id: str, order_id: str) -> tuple[SimOrder, SimMarket]:
+        """A resting order the member may modify (the market must still be trading)."""
+        order = self.find_order(user_id, order_id)
+        market = self.markets[order.ticker]
+        if self.market_status(market) != "active":
+            raise KalshiApiError(400, errors.MARKET_INACTIVE, "market is not active",
+                                 f"ticker {order.ticker} status {self.market_status(market)}")
+        if order.status != RESTING:
+            raise not_found("order is not resting", f"order_id {order_id} is {order.status}")
+        return order, market
+
+    def decrease_order(self, user_id: str, order_id: str, *, reduce_by: Qty | None = None,
+                       reduce_to: Qty | None = None) -> SimOrder:
+        """Shrink a resting order in place (queue priority kept); to zero cancels it."""
+        self.tick()
+        if (reduce_by is None) == (reduce_to is None):
+            raise bad_request("exactly one of reduce_by and reduce_to is required")
+        order, market = self._resting_order(user_id, order_id)
+        target = Qty(order.remaining - reduce_by) if reduce_by is not None else reduce_to
+        assert target is not None
+        if not 0 <= target < order.remaining or target % COUNT_STEP:
+            raise bad_request("invalid decrease", f"order {order_id} has "
+                              f"{order.remaining / SCALE} remaining; asked for {target / SCALE}")
+        now = self.clock()
+        if target == 0:
+            self._cancel_resting(order, now)
+            return order
+        delta = Qty(order.remaining - target)
+        order.remaining = target
+        order.updated_ms = now
+        self._reserve(order)
+        self._emit_level(market, order, Qty(-delta), now, order)
+        self._emit(OrderUpdated(attrs.evolve(order)))
+        return order
+
+    def amend_order(self, user_id: str, order_id: str, *, ticker: str, book_side: str,
+                    price: Price, count: Qty, updated_client_order_id: str | None = None) -> SimOrder:
+        """Change a resting order's price and/or total size (``count`` = filled + remaining).
+
+        A pure size decrease keeps queue priority; anything else re-enters the book at the back
+        and may trade immediately at the new price.
+        """
+        self.tick()
+        if not self.exchange_active or not self.trading_active:
+            raise KalshiApiError(400, errors.TRADING_PAUSED, "trading is paused",
+                                 "exchange trading_active is false")
+        order, market = self._resting_order(user_id, order_id)
+        if (ticker, book_side) != (order.ticker, order.book_side):
+            raise bad_request("ticker and side must match the order",
+                              f"order {order_id} is {order.book_side} on {order.ticker}")
+        acct = self.accounts[user_id]
+        if updated_client_order_id is not None and updated_client_order_id in acct.client_ids:
+            raise KalshiApiError(409, errors.CONFLICT, "order with this client_order_id already "
+                                 "exists", f"client_order_id {updated_client_order_id!r}")
+        probe = NewOrder(ticker, book_side, price, count, TimeInForce.GTC,
+                         order.self_trade_prevention)
+        self._validate_terms(probe, market)
+        remaining = Qty(count - order.filled)
+        if remaining <= 0:
+            raise bad_request("count must exceed the filled count",
+                              f"order {order_id} has {order.filled / SCALE} filled")
+        now = self.clock()
+        if updated_client_order_id is not None:
+            acct.client_ids.add(updated_client_order_id)
+            order.client_order_id = updated_client_order_id
+        if price == order.price and remaining <= order.remaining:
+            if remaining < order.remaining:
+                return self.decrease_order(user_id, order_id, reduce_to=remaining)
+            return order
+        leg = price if book_side == BID else Price(ONE - price)
+        needed = mul(leg, remaining, Round.UP) + order_fee_bound(
+            remaining, price, market.series.fee_multiplier)
+        if needed > self.available(acct) + order.reserved:
+            raise KalshiApiError(400, errors.INSUFFICIENT_BALANCE, "insufficient balance",
+                                 f"amend needs {needed / SCALE:.4f} USD")
+        old_remaining = order.remaining
+        self._unbook(order)
+        self._emit_level(market, order, Qty(-old_remaining), now, order)
+        order.price, order.remaining, order.initial = price, remaining, count
+        self._execute(order, market, acct, now)
+        return order
+
+    def _unbook(self, order: SimOrder) -> None:
+        """Take a resting order off the book and release its collateral."""
+        self.markets[order.ticker].book.remove(order)
+        del self._resting[order.order_id]
+        acct = self.accounts[order.user_id]
+        del acct.resting[order.order_id]
+        self._expiring.pop(order.order_id, None)
+        acct.reserved = Money(acct.reserved - order.reserved)
+        order.reserved = Money(0)
+
     def _cancel_resting(self, order: SimOrder, now: int) -> None:
         market = self.markets[order.ticker]
         reduced = order.remaining
-        market.book.remove(order)
-        del self._resting[order.order_id]
-        del self.accounts[order.user_id].resting[order.order_id]
-        self._expiring.pop(order.order_id, None)
+        self._unbook(order)
         order.remaining = Qty(0)
         order.status = CANCELED
-        self._reserve(order)
         order.updated_ms = now
         self._emit_level(market, order, Qty(-reduced), now, order)
         self._emit(OrderUpdated(attrs.evolve(order)))

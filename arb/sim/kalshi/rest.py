@@ -69,6 +69,8 @@ ORDER_FIELDS = {"ticker", "client_order_id", "side", "count", "price", "expirati
                 "time_in_force", "post_only", "self_trade_prevention_type",
                 "cancel_order_on_pause", "reduce_only", "subaccount", "order_group_id",
                 "exchange_index"}
+AMEND_FIELDS = {"ticker", "side", "price", "count", "client_order_id", "updated_client_order_id",
+                "exchange_index"}
 ORDER_REQUIRED = ("ticker", "side", "count", "price", "time_in_force",
                   "self_trade_prevention_type")
 MAX_BATCH = 20
@@ -180,14 +182,19 @@ def _kind(kind: type | tuple[type, ...]) -> str:
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
-def parse_new_order(data: dict[str, Any], what: str = "order") -> NewOrder:
-    """Strictly parse a ``CreateOrderV2Request`` object."""
-    unknown = sorted(set(data) - ORDER_FIELDS)
+def _check_fields(data: dict[str, Any], allowed: set[str], required: tuple[str, ...],
+                  what: str) -> None:
+    unknown = sorted(set(data) - allowed)
     if unknown:
         raise bad_request("unknown fields", f"{what}: unknown field(s) {', '.join(unknown)}")
-    missing = [f for f in ORDER_REQUIRED if f not in data]
+    missing = [f for f in required if f not in data]
     if missing:
         raise bad_request("missing required fields", f"{what}: missing {', '.join(missing)}")
+
+
+def parse_new_order(data: dict[str, Any], what: str = "order") -> NewOrder:
+    """Strictly parse a ``CreateOrderV2Request`` object."""
+    _check_fields(data, ORDER_FIELDS, ORDER_REQUIRED, what)
     ticker = _expect(data, "ticker", str, what)
     side = _expect(data, "side", str, what)
     if side not in ("bid", "ask"):
@@ -266,6 +273,10 @@ class KalshiSimApp:
             ("POST", r"/portfolio/events/orders", self.create_order, True, _default_cost),
             ("DELETE", r"/portfolio/events/orders/(?P<order_id>[^/]+)", self.cancel_order, True,
              lambda req: ratelimit.CANCEL_COST),
+            ("POST", r"/portfolio/events/orders/(?P<order_id>[^/]+)/amend", self.amend_order,
+             True, _default_cost),
+            ("POST", r"/portfolio/events/orders/(?P<order_id>[^/]+)/decrease",
+             self.decrease_order, True, _default_cost),
         ]
         legacy = [("POST", r"/portfolio/orders"), ("POST", r"/portfolio/orders/batched"),
                   ("DELETE", r"/portfolio/orders/batched"),
@@ -566,6 +577,49 @@ class KalshiSimApp:
         data = _parse_json(req.body, "order")
         body = self._create(req.user.user_id, data, "order")
         return Reply(201, body, hang=faults_of(self.exchange).take_hang())
+
+    def amend_order(self, req: Request) -> Reply:
+        data = _parse_json(req.body, "amend")
+        _check_fields(data, AMEND_FIELDS, ("ticker", "side", "price", "count"), "amend")
+        terms = parse_new_order({
+            **{k: data[k] for k in ("ticker", "side", "price", "count")},
+            "time_in_force": "good_till_canceled",
+            "self_trade_prevention_type": "taker_at_cross"}, "amend")
+        updated = (_expect(data, "updated_client_order_id", str, "amend")
+                   if "updated_client_order_id" in data else None)
+        if "client_order_id" in data:
+            current = self.exchange.find_order(req.user.user_id, req.params["order_id"])
+            if _expect(data, "client_order_id", str, "amend") != current.client_order_id:
+                raise bad_request("client_order_id does not match the order",
+                                  f"order {current.order_id} has {current.client_order_id!r}")
+        order = self.exchange.amend_order(
+            req.user.user_id, req.params["order_id"], ticker=terms.ticker,
+            book_side=terms.book_side, price=terms.price, count=terms.count,
+            updated_client_order_id=updated)
+        body: dict[str, Any] = {
+            "order_id": order.order_id, "client_order_id": order.client_order_id,
+            "remaining_count": fp(order.remaining), "fill_count": fp(order.filled),
+            "ts_ms": order.updated_ms}
+        if order.filled:
+            body["average_fill_price"] = average(order.fill_value, order.filled)
+            body["average_fee_paid"] = average(order.taker_fees + order.maker_fees, order.filled)
+        return Reply(200, body)
+
+    def decrease_order(self, req: Request) -> Reply:
+        data = _parse_json(req.body, "decrease")
+        _check_fields(data, {"reduce_by", "reduce_to", "exchange_index", "market_ticker"}, (),
+                      "decrease")
+        amounts = {}
+        for name in ("reduce_by", "reduce_to"):
+            if name in data:
+                text = _expect(data, name, str, "decrease")
+                if not re.fullmatch(r"\d+(\.\d{0,2})?", text):
+                    raise bad_request(f"invalid {name}", f"{name} {text!r} must be a count "
+                                      "string with at most 2 decimals")
+                amounts[name] = parse_qty(text, what=name)
+        order = self.exchange.decrease_order(req.user.user_id, req.params["order_id"], **amounts)
+        return Reply(200, {"order_id": order.order_id, "client_order_id": order.client_order_id,
+                           "remaining_count": fp(order.remaining), "ts_ms": order.updated_ms})
 
     def legacy_order_entry(self, req: Request) -> Reply:
         """The pre-V2 order mutations, retired in June 2026 (venues.md A5.2)."""
