@@ -243,3 +243,31 @@ def test_depth_zero_and_empty_sides():
     kb = KalshiBook("KX-T", no_in_yes_prices=False)
     kb.apply_snapshot([], [], received_at=0.0)
     assert kb.best_ask(Outcome.YES) is None and kb.asks(Outcome.NO, 0) == []
+
+
+bad_kalshi_price = st.one_of(st.integers(max_value=0), st.integers(min_value=SCALE))
+bad_poly_price = st.one_of(st.integers(max_value=-1), st.integers(min_value=SCALE + 1))
+
+
+@given(kalshi_levels, st.sampled_from(Outcome), bad_kalshi_price, st.integers(), st.booleans())
+def test_kalshi_out_of_range_input_always_invalidates(levels, outcome, price, delta, in_snapshot):
+    book = KalshiBook("KX-T", no_in_yes_prices=False)
+    book.apply_snapshot(list(levels.items()), [], received_at=0.0)
+    with pytest.raises(BookError, match="outside"):
+        if in_snapshot:
+            book.apply_snapshot([(price, ONE)], list(levels.items()), received_at=1.0)
+        else:
+            book.apply_delta(outcome, price, delta, received_at=1.0)
+    assert not book.valid and book.invalid_reason
+
+
+@given(poly_levels, st.sampled_from(Side), bad_poly_price, poly_sizes, st.booleans())
+def test_poly_out_of_range_input_always_invalidates(levels, side, price, size, in_snapshot):
+    book = PolyBook("tok", tick=CENT, min_order_size=ONE)
+    book.apply_snapshot(list(levels.items()), [], received_at=0.0)
+    with pytest.raises(BookError, match="outside"):
+        if in_snapshot:
+            book.apply_snapshot(list(levels.items()), [(price, size)], received_at=1.0)
+        else:
+            book.apply_level(side, price, size, received_at=1.0)
+    assert not book.valid and book.invalid_reason
