@@ -50,7 +50,7 @@ class PolymarketFaults:
     trading_mode: TradingMode = TradingMode.NORMAL
     trading_mode_until_ms: int | None = None
     """When set, the mode reverts to NORMAL at this exchange time."""
-    _drop_listeners: list[Callable[[], None]] = attrs.field(factory=list, alias="_drop_listeners")
+    _drop_listeners: list[Callable[[], None]] = attrs.field(factory=list, init=False)
 
     def fail_next_rest_calls(self, status: int, count: int, path_prefix: str = "/") -> None:
         """Make the next ``count`` REST calls under ``path_prefix`` answer ``status``."""

@@ -225,9 +225,8 @@ class UnifiedBook:
                                                        list[tuple[Price, Qty]]]:
         """(bids, asks) of one token as (price, size), bids descending, asks ascending."""
         def levels(side: BookSide, flip: bool) -> list[tuple[Price, Qty]]:
-            out = [(Price(SCALE - p) if flip else p, self.level_size(side, p))
-                   for p in self.side(side)]
-            return out
+            return [(Price(SCALE - p) if flip else p, self.level_size(side, p))
+                    for p in self.side(side)]
 
         if token_index == 0:
             bids, asks = levels(BookSide.BID, False), levels(BookSide.ASK, False)
