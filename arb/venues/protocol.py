@@ -57,6 +57,12 @@ class AuthError(Rejected):
     """Bad key, signature, clock skew or geoblock: fail fast and disable the venue."""
 
 
+class VenuePaused(Rejected):
+    """Refused because the venue is not trading (maintenance, pause, cancel-only, matching-engine
+    restart). Nothing was placed; no two-leg entry may start on this venue until it trades again
+    (cancels may still work)."""
+
+
 @attrs.frozen
 class OrderRequest:
     """What the bot wants: buy or sell ``qty`` of ``instrument`` at ``price`` or better."""

@@ -247,3 +247,18 @@ async def test_feed_frozen_is_replaced(sim, adapter, nursery):
     faults.freeze_feeds(False)
     await listener.wait_for(lambda: feed.book(SAC).valid and feed.statistics().epoch >= 2)
     assert FeedState.STALE in [h.state for h in listener.health]
+
+
+
+async def test_trading_pause_is_a_venue_paused_refusal(sim, adapter):
+    """Reliability row 9: a Kalshi trading pause refuses entries with VenuePaused; resumes."""
+    from arb.sim.kalshi.faults import faults_of
+    from arb.venues.protocol import VenuePaused
+
+    faults_of(sim.exchange).pause_trading(True)
+    assert not (await adapter.status()).trading_active
+    with pytest.raises(VenuePaused):
+        await adapter.submit(adapter.prepare(_ioc("pause-1", Outcome.YES, "0.56", "1")))
+    faults_of(sim.exchange).pause_trading(False)
+    result = await adapter.submit(adapter.prepare(_ioc("pause-2", Outcome.YES, "0.56", "1")))
+    assert result.filled_qty == Q("1")

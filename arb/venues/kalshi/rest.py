@@ -81,6 +81,7 @@ from arb.venues.protocol import (
     PreparedOrder,
     Rejected,
     Transient,
+    VenuePaused,
     VenueStatus,
 )
 
@@ -177,6 +178,10 @@ class KalshiRestClient:
         if status >= 500:
             return OutcomeUnknown(_K, f"{what}: HTTP {status} ({shown}); the venue may have "
                                       "acted", status=status, code=code)
+        if 400 <= status < 500 and "paused" in f"{code} {message}".lower():
+            return VenuePaused(_K, f"{what}: HTTP {status} {code or ''} {message}: Kalshi is not "
+                                   "trading (pause or maintenance)".rstrip(),
+                               status=status, code=code)
         if 400 <= status < 500 and isinstance(body, Mapping) and (code or message):
             return Rejected(_K, f"{what}: HTTP {status} {code or ''} {message}".rstrip(),
                             status=status, code=code)

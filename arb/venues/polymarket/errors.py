@@ -4,7 +4,7 @@ from __future__ import annotations
 import enum
 
 from arb.domain import Venue
-from arb.venues.protocol import Rejected
+from arb.venues.protocol import VenuePaused
 
 
 class PauseKind(enum.Enum):
@@ -16,7 +16,7 @@ class PauseKind(enum.Enum):
     """HTTP 503 "Trading is currently disabled"."""
 
 
-class TradingPaused(Rejected):
+class TradingPaused(VenuePaused):
     """The venue refused the request because trading is paused; nothing was placed.
 
     A definitive refusal (safe to release the reservation) that also means: do not start a
