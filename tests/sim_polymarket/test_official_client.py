@@ -142,3 +142,29 @@ async def test_official_client_fak_limit_and_v1_order(live_exchange: Exchange) -
                           OrderArgsV2(token_id=LAKERS, price=0.40, size=5, side="BUY"))
         assert (await call(client.cancel_all))["canceled"] == [live["orderID"]]
         nursery.cancel_scope.cancel()
+
+
+async def test_official_market_buy_on_a_fine_tick_is_rejected_like_the_venue() -> None:
+    """py-clob-client-v2 issue #99: on a 0.001 tick the builder gives the share amount 5
+    decimals, but the venue accepts at most 4 for market orders. A faithful server must refuse
+    it; this is a client bug, not a simulator gap (the bot builds its own amounts)."""
+    ex = Exchange(config=ExchangeConfig(mined_after_ms=30, confirmed_after_ms=80))
+    ex.advance(wall_clock_ms())
+    ex.add_event(nba_event(tick=1_000))
+    ex.place_house_order(LAKERS, Side.SELL, parse_price("0.523"), parse_qty("100"))
+    open_funded_account(ex, ALICE_KEY, collateral=100_000_000)
+    async with trio.open_nursery() as nursery:
+        urls = await nursery.start(serve_polymarket_sim, ex)
+        client = ClobClient(urls.clob, chain_id=137, key=ALICE_KEY)
+        creds = await trio.to_thread.run_sync(client.create_or_derive_api_key)
+        client.set_api_creds(creds)
+        with pytest.raises(PolyApiException) as info:
+            await trio.to_thread.run_sync(partial(
+                client.create_and_post_market_order,
+                MarketOrderArgsV2(token_id=LAKERS, amount=10, side="BUY"),
+                order_type=ClientOrderType.FOK))
+        assert info.value.status_code == 400
+        assert info.value.error_msg == {"error": (
+            "invalid amounts, the market buy orders maker amount supports a max accuracy of 2 "
+            "decimals, taker amount a max of 4 decimals")}
+        nursery.cancel_scope.cancel()
