@@ -20,6 +20,7 @@ def check_invariants(exchange: KalshiExchange, initial_cash: int) -> None:
                      if ticker in a.positions]
         assert sum(positions) == 0, ticker  # every YES held is matched by a NO held
         locked += sum(p for p in positions if p > 0)  # each pair locks exactly $1
+        assert market.open_interest == sum(p for p in positions if p > 0)
         yes, no = exchange.orderbook(ticker)
         resting = [o for a in exchange.accounts.values() for o in a.resting.values()
                    if o.ticker == ticker]

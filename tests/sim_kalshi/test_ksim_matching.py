@@ -237,3 +237,14 @@ def test_decrease_keeps_priority_and_amend_requeues(exchange, house, trader):
     with pytest.raises(KalshiApiError):
         exchange.amend_order(house, first.order_id, ticker=SAC, book_side="ask",
                              price=parse_price("0.445"), count=parse_qty("8"))
+
+
+def test_settlement_pays_winners_a_dollar(exchange, house, trader):
+    exchange.place_order(house, order("ask", "0.40", "10"))
+    exchange.place_order(trader, order("bid", "0.40", "10", TimeInForce.IOC))
+    trader_cash, house_cash = exchange.accounts[trader].cash, exchange.accounts[house].cash
+    exchange.settle(SAC, "yes")
+    assert exchange.accounts[trader].cash == trader_cash + parse_money("10")
+    assert exchange.accounts[house].cash == house_cash  # held NO: worth nothing
+    assert exchange.markets[SAC].open_interest == 0
+    assert exchange.accounts[trader].positions[SAC].position == 0

@@ -461,6 +461,7 @@ class KalshiExchange:
             acct.cash = Money(acct.cash + payout)
             pos.realized_pnl = Money(pos.realized_pnl + payout - pos.exposure)
             pos.position, pos.exposure, pos.updated_ms = Qty(0), Money(0), now
+        market.open_interest = Qty(0)
         self._emit(MarketLifecycle(ticker, market.market_id, "settled", now))
 
     def tick(self) -> None:
@@ -627,9 +628,9 @@ class KalshiExchange:
         price = maker.price
         trade_id = self.new_id()
         maker.remaining = Qty(maker.remaining - count)
-        self._emit_level(market, maker, Qty(-count), now, taker)
         if maker.remaining == 0:
             market.book.remove(maker)
+        self._emit_level(market, maker, Qty(-count), now, taker)
         taker.remaining = Qty(taker.remaining - count)
         for order, is_taker in ((taker, True), (maker, False)):
             self._book_fill(order, is_taker, count, price, market, trade_id, now)
@@ -667,7 +668,10 @@ class KalshiExchange:
             order.maker_fees = Money(order.maker_fees + charge.net_fee)
         acct.cash = Money(acct.cash + charge.balance_change)
         pos = acct.positions.setdefault(order.ticker, SimPosition(order.ticker))
+        long_before = max(pos.position, 0)
         netted = self._apply_position(pos, order.book_side, count, leg_price)
+        # Open interest = contracts outstanding = the sum of every long YES position.
+        market.open_interest = Qty(market.open_interest + max(pos.position, 0) - long_before)
         acct.cash = Money(acct.cash + netted)
         pos.fees_paid = Money(pos.fees_paid + charge.net_fee)
         pos.realized_pnl = Money(pos.realized_pnl - charge.net_fee)
@@ -680,8 +684,6 @@ class KalshiExchange:
                        client_order_id=order.client_order_id, subaccount=order.subaccount,
                        post_position=pos.position, ts_ms=now, seq=self._fill_seq)
         acct.fills.append(fill)
-        if is_taker:
-            market.open_interest = Qty(market.open_interest + count)
         self._emit(FillHappened(fill))
 
     @staticmethod
