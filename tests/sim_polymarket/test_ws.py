@@ -224,3 +224,12 @@ async def test_custom_feature_best_bid_ask(exchange: Exchange, autojump_clock) -
         assert {k: best[k] for k in ("event_type", "best_bid", "best_ask", "spread")} == {
             "event_type": "best_bid_ask", "best_bid": "0.5", "best_ask": "0.55",
             "spread": "0.05"}
+
+
+async def test_client_leaving_before_auth_ends_the_session_quietly(exchange: Exchange,
+                                                                   autojump_clock) -> None:
+    async with open_memory_user_ws(exchange) as ws:
+        await ws.aclose()
+    async with open_memory_market_ws(exchange) as ws:
+        await ws.aclose()
+    assert exchange.statistics().listeners == 0

@@ -203,6 +203,8 @@ class ExchangeStatistics:
     trades: int
     unsettled_trades: int
     accounts: int
+    listeners: int
+    """Registered event listeners (one per open websocket session)."""
     fees_collected: Money
 
 
@@ -374,7 +376,7 @@ class Exchange:
             orders=len(self._orders), open_orders=len(self._orders_open()),
             delayed_orders=len(self._delayed), trades=len(self._trades),
             unsettled_trades=len(self._unsettled), accounts=len(self._accounts),
-            fees_collected=self.fees_collected)
+            listeners=len(self._listeners), fees_collected=self.fees_collected)
 
     def available(self, address: str, asset: str) -> int:
         """Balance minus what open orders reserve (``asset`` = ``COLLATERAL`` or a token id)."""

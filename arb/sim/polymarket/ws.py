@@ -30,7 +30,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
 import attrs
@@ -269,7 +269,10 @@ async def serve_market_session(exchange: Exchange, conn: MessageConnection) -> N
 
 async def serve_user_session(exchange: Exchange, conn: MessageConnection) -> None:
     """Run one user-channel connection: authenticate from the first message, then stream."""
-    text = await conn.get_message()
+    try:
+        text = await conn.get_message()
+    except ConnectionClosed:
+        return
     try:
         message = loads(text, what="user channel message")
         auth = message.get("auth") if isinstance(message, dict) else None
@@ -284,8 +287,11 @@ async def serve_user_session(exchange: Exchange, conn: MessageConnection) -> Non
             raise JsonError("markets must be a list of condition ids")
     except JsonError as exc:
         with trio.move_on_after(1, shield=True):
-            await conn.send_message(dumps({"error": str(exc)}))
-            await conn.aclose()
+            try:
+                await conn.send_message(dumps({"error": str(exc)}))
+            except ConnectionClosed:
+                pass
+            await conn.aclose(CLOSE_POLICY, "invalid auth")
         return
     wanted = set(markets)
     address, api_key = creds.address, creds.api_key
@@ -337,11 +343,11 @@ async def _open_memory(exchange: Exchange, session: Callable[[Exchange, MessageC
             nursery.cancel_scope.cancel()
 
 
-def open_memory_market_ws(exchange: Exchange):
+def open_memory_market_ws(exchange: Exchange) -> AbstractAsyncContextManager[MemoryWebSocket]:
     """``async with open_memory_market_ws(ex) as ws``: a client end wired to the market channel."""
     return _open_memory(exchange, serve_market_session)
 
 
-def open_memory_user_ws(exchange: Exchange):
+def open_memory_user_ws(exchange: Exchange) -> AbstractAsyncContextManager[MemoryWebSocket]:
     """``async with open_memory_user_ws(ex) as ws``: a client end wired to the user channel."""
     return _open_memory(exchange, serve_user_session)
