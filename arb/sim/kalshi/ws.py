@@ -344,21 +344,24 @@ class KalshiWsSession:
         if action == "delete_markets":
             sub.tickers = [t for t in sub.tickers if t not in tickers]
         added = [t for t in tickers if t not in sub.tickers] if action == "add_markets" else []
-        sub.tickers.extend(added)
-        msg: dict[str, Any] = {} if sub.skip_ticker_ack else {"market_tickers": list(sub.tickers)}
+        msg: dict[str, Any] = ({} if sub.skip_ticker_ack
+                               else {"market_tickers": [*sub.tickers, *added]})
         ok = {"type": "ok", "sid": sid, "msg": msg}
         if sub.seq:
             ok["seq"] = sub.seq
         await self._reply(_with_id(cmd_id, ok))
-        if action == "add_markets" and sub.channel == ORDERBOOK:
-            for ticker in added:
-                self._send_snapshot(sub, ticker)
-        elif action == "get_snapshot":
-            for ticker in tickers:
-                self._send_snapshot(sub, ticker)
+        if action == "get_snapshot":
+            if sub.sid in self.subscriptions:
+                for ticker in tickers:
+                    self._send_snapshot(sub, ticker)
+        else:
+            self._add_markets(sub, added)
 
     def _add_markets(self, sub: Subscription, added: list[str]) -> None:
-        assert sub.tickers is not None
+        """Start covering ``added`` and send their snapshots in one synchronous step, so no
+        delta for a new market can precede its snapshot."""
+        if sub.sid not in self.subscriptions or sub.tickers is None:
+            return
         sub.tickers.extend(added)
         if sub.channel == ORDERBOOK:
             for ticker in added:
