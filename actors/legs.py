@@ -37,6 +37,7 @@ from actors.messages import (
     LegOutcomeUnknown,
     LegResolved,
     RiskMessage,
+    VenueStatusObserved,
 )
 from actors.risk import RiskClient
 from arb import orders
@@ -44,6 +45,7 @@ from arb.domain import Venue
 from arb.ledger import Intent, Ledger
 from arb.money import Money, Price, Qty, Round, div_round
 from arb.venues.protocol import (
+    AuthError,
     Fill,
     FillStatus,
     OrderRequest,
@@ -53,6 +55,8 @@ from arb.venues.protocol import (
     Rejected,
     Transient,
     VenueAdapter,
+    VenuePaused,
+    VenueStatus,
 )
 
 CLEANUP_S = 5.0
@@ -242,6 +246,11 @@ class LegRunner:
             except Rejected as err:
                 self.error, self.error_code = err.reason, err.code
                 self.apply(orders.Rejected(err.reason))
+                if isinstance(err, VenuePaused | AuthError):
+                    # No entry may use this venue until its status says it trades again.
+                    await self.risk.cast(VenueStatusObserved(VenueStatus(
+                        self.venue, not isinstance(err, AuthError), False,
+                        f"{type(err).__name__}: {err.reason}")))
                 await self._error(err.reason)
                 return
             except OutcomeUnknown as err:

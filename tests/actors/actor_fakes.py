@@ -47,6 +47,7 @@ from arb.venues.protocol import (
     PreparedOrder,
     Rejected,
     Transient,
+    VenuePaused,
     VenueStatus,
 )
 
@@ -69,6 +70,8 @@ class Act(enum.Enum):
     FILL = "fill"
     """Execute ``qty`` (default all) and answer FILLED, or CANCELLED with the partial fill."""
     REJECT = "reject"
+    PAUSED = "paused"
+    """Refused with ``VenuePaused`` (maintenance, cancel-only, matching-engine restart)."""
     TRANSIENT = "transient"
     TIMEOUT = "timeout"
     """The venue executes ``qty`` but the answer is lost: OutcomeUnknown."""
@@ -165,6 +168,8 @@ class FakeVenue:
                 raise Transient(self.venue, answer.reason or "connection refused")
             case Act.REJECT:
                 raise Rejected(self.venue, answer.reason or "rejected", code=answer.code)
+            case Act.PAUSED:
+                raise VenuePaused(self.venue, answer.reason or "trading is paused")
             case Act.LOST:
                 raise OutcomeUnknown(self.venue, "read timeout (request lost)")
         vid = order.venue_order_id or f"{self.venue.value[0]}-{next(self._ids)}"

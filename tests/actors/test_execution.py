@@ -26,6 +26,7 @@ from arb.domain import Instrument, Outcome, Side, Venue
 from arb.edge import EdgeParams
 from arb.money import Money, parse_money
 from arb.orders import LegState
+from arb.venues.protocol import FeedHealth, FeedState
 
 ONLY_CHANGES = MarketParams(scan_interval_s=1000.0)
 """Detection only on mailbox changes, so a test controls exactly when an actor looks."""
@@ -489,3 +490,70 @@ async def test_cancelled_before_acknowledgement_leaves_unknown_leg(tmp_path, aut
 async def cancel_at(scope: trio.CancelScope, t: float) -> None:
     await trio.sleep_until(t)
     scope.cancel()
+
+
+async def test_paused_venue_refusal_holds_entries_until_status_resumes(tmp_path,
+                                                                        autojump_clock):
+    """Reliability #8/#9: a "paused" refusal on one leg marks the venue inactive at once; no
+    new entry until reconciliation sees it trading again."""
+    async with open_rig(tmp_path) as rig:
+        pair = make_pair()
+        books = make_books(pair)
+        quote(books, poly_yes_ask=40, kalshi_no_ask=50)
+        actor = rig.market(pair, books, ONLY_CHANGES)
+        await rig.nursery.start(actor.serve)
+        rig.poly.script(Answer(Act.PAUSED, reason="425 matching engine restarting"))
+        rig.router.book_changed(Venue.KALSHI, pair.kalshi.ticker)
+        await rig.settle()
+        assert actor.outcomes == {ExecutionOutcome.UNWOUND: 1}  # the Kalshi fill repaired
+        quote(books, poly_yes_ask=40, kalshi_no_ask=50, router=rig.router)
+        await rig.settle()
+        assert actor.denied == {DenyReason.VENUE_INACTIVE: 1}
+        await rig.reconciler.reconcile()
+        quote(books, poly_yes_ask=40, kalshi_no_ask=50, router=rig.router)
+        await rig.settle()
+        assert actor.outcomes[ExecutionOutcome.HEDGED] == 1
+
+
+async def test_unhealthy_feed_blocks_entries(tmp_path, autojump_clock):
+    """Reliability #1: a stale or reconnecting feed blocks detection on its books."""
+    async with open_rig(tmp_path) as rig:
+        pair = make_pair()
+        books = make_books(pair)
+        quote(books, poly_yes_ask=40, kalshi_no_ask=50)
+        actor = rig.market(pair, books, ONLY_CHANGES)
+        await rig.nursery.start(actor.serve)
+        rig.router.feed_health(FeedHealth(Venue.POLYMARKET, FeedState.STALE, 2, "silent 5s"))
+        rig.router.book_changed(Venue.KALSHI, pair.kalshi.ticker)
+        await rig.settle(1.0)
+        assert actor.skipped == {"feed_stale": 1} and rig.timeline == []
+        rig.router.feed_health(FeedHealth(Venue.POLYMARKET, FeedState.LIVE, 3))
+        quote(books, poly_yes_ask=40, kalshi_no_ask=50, router=rig.router)
+        await rig.settle(1.0)
+        assert actor.outcomes == {ExecutionOutcome.HEDGED: 1}
+
+
+async def test_repeated_mismatches_blacklist_the_pair(tmp_path, autojump_clock):
+    """Reliability #10: after N one-sided fills within the window the pair takes no entries for
+    the blacklist period, with an alert; every mismatch is alerted."""
+    params = MarketParams(scan_interval_s=1000.0, mismatch_limit=2, blacklist_s=100.0)
+    async with open_rig(tmp_path) as rig:
+        pair = make_pair()
+        books = make_books(pair)
+        quote(books, poly_yes_ask=40, kalshi_no_ask=50)
+        actor = rig.market(pair, books, params)
+        await rig.nursery.start(actor.serve)
+        for _ in range(2):
+            rig.poly.script(Answer(Act.FILL, qty=contracts(0)))
+            quote(books, poly_yes_ask=40, kalshi_no_ask=50, router=rig.router)
+            await rig.settle()
+        assert actor.outcomes == {ExecutionOutcome.UNWOUND: 2}
+        assert rig.kinds().count("one_sided_fill") == 2 and "pair_blacklisted" in rig.kinds()
+        assert actor.blacklisted_until == 160.0  # second mismatch at t = 60, for 100 s
+        quote(books, poly_yes_ask=40, kalshi_no_ask=50, router=rig.router)
+        await rig.settle()
+        assert actor.skipped == {"blacklisted": 1}
+        await trio.sleep_until(170.0)
+        quote(books, poly_yes_ask=40, kalshi_no_ask=50, router=rig.router)
+        await rig.settle()
+        assert actor.outcomes == {ExecutionOutcome.UNWOUND: 2, ExecutionOutcome.HEDGED: 1}
