@@ -2,16 +2,21 @@
 from __future__ import annotations
 
 import json
+from functools import partial
+from urllib.parse import urlsplit
 
 import pytest
 import trio
 import trio_websocket
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import AcceptConnection, Ping, Request
 
 from arb.domain import TimeInForce
 from arb.money import parse_money, parse_price, parse_qty
 from arb.sim.kalshi import ws as ws_module
 from arb.sim.kalshi.core import NewOrder
 from arb.sim.kalshi.faults import faults_of
+from arb.sim.kalshi.runner import serve_kalshi_sim
 from arb.sim.kalshi.sample import HOU, SAC, TOTAL
 from arb.sim.kalshi.ws import open_memory_kalshi_ws
 
@@ -337,3 +342,22 @@ async def test_websocket_over_loopback(kalshi_server, wall_exchange, creds, sign
             with trio.fail_after(2):
                 await conn.get_message()
         assert err.value.reason.code == 1011
+
+
+async def test_server_sends_ping_control_frames(wall_exchange, creds, signer, nursery):
+    """Over a raw socket (wsproto), the server's Ping frames are visible; the payload and the
+    10 s period are configured by ``serve_kalshi_sim`` (here shortened to 0.2 s)."""
+    urls = await nursery.start(partial(serve_kalshi_sim, wall_exchange, ping_interval=0.2))
+    host = urlsplit(urls.ws)
+    stream = await trio.open_tcp_stream(host.hostname, host.port)
+    client = WSConnection(ConnectionType.CLIENT)
+    headers = [(k.encode(), v.encode()) for k, v in signer(creds, "GET", WS_PATH).items()]
+    await stream.send_all(client.send(Request(host=host.netloc, target=WS_PATH,
+                                              extra_headers=headers)))
+    seen = []
+    with trio.fail_after(3):
+        while not any(isinstance(e, Ping) for e in seen):
+            client.receive_data(await stream.receive_some())
+            seen.extend(client.events())
+    assert isinstance(seen[0], AcceptConnection)
+    await stream.aclose()
