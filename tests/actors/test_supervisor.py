@@ -8,7 +8,7 @@ from actor_fakes import Act, Answer, build_bot, make_books, make_pair, quote
 
 from actors.market import edge_detector
 from actors.messages import DenyReason, ErrorOccurred, ExecutionOutcome
-from actors.supervisor import MarketSpec
+from actors.supervisor import MarketSpec, SupervisorParams, TaskSpec
 from arb.domain import Instrument, Outcome, Side, Venue
 from arb.edge import EdgeParams
 from arb.ledger import LedgerError
@@ -188,3 +188,33 @@ async def test_no_entries_before_the_startup_reconciliation(tmp_path, autojump_c
             DenyReason.BREAKER}
         assert bot.kalshi.submits == 0 and bot.poly.submits == 0
         assert shutdown.reason == "operator stop"
+
+
+async def test_feed_restarts_with_capped_jittered_backoff_then_is_disabled(tmp_path,
+                                                                          autojump_clock):
+    """Reliability #4/#32: a failing feed reconnects with jittered exponential backoff (no
+    spin), and past its restart budget is disabled with an alert; trading is unaffected."""
+    failures: list[float] = []
+
+    async def broken_feed():
+        failures.append(trio.current_time())
+        raise ConnectionRefusedError("venue refuses connections")
+
+    params = SupervisorParams(feed_backoff_initial_s=1.0, feed_backoff_max_s=8.0,
+                              feed_restart_limit=4, restart_window_s=60.0)
+    bot = build_bot(tmp_path, [], params=params)
+    bot.supervisor.feeds = (TaskSpec("kalshi-ws", Venue.KALSHI, broken_feed),)
+    with bot.ledger:
+        async def stop_later():
+            await trio.sleep(60.0)
+            bot.supervisor.request_stop("operator stop")
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(stop_later)
+            await bot.supervisor.run(handle_signals=False)
+    gaps = [b - a for a, b in zip(failures, failures[1:], strict=False)]
+    assert len(failures) == 5 and failures[0] == 0.0
+    for gap, full in zip(gaps, (1.0, 2.0, 4.0, 8.0), strict=True):
+        assert full / 2 <= gap <= full
+    assert "kalshi-ws" in bot.supervisor.disabled
+    assert bot.kinds().count("feed_restarted") == 4 and bot.kinds().count("feed_disabled") == 1
