@@ -35,6 +35,10 @@
 # - A damaged file is detected at open with ``PRAGMA quick_check`` and refused with an operator
 #   message; nothing is written to it.
 #
+# - The trade log keeps what each execution expected (legs as detected, edge, confidence, fill
+#   probability; migration 4) beside what it did. What it did per leg (filled size, average price)
+#   is derived from the fills like positions, never stored a second time.
+#
 # Not here: risk reservations (in memory, owned by the risk actor) and market data.
 from __future__ import annotations
 
@@ -198,6 +202,93 @@ class AlertRecord:
     market: str | None
 
 
+@attrs.frozen
+class DetectedLeg:
+    """One leg of an opportunity as it was detected, before anything was sent."""
+
+    leg: str
+    """``"a"`` or ``"b"``: the entry leg the intent of this execution will carry."""
+    instrument: Instrument
+    side: Side
+    outcome_label: str
+    """What is bought, for people: ``"Lakers"`` or ``"KXNBAGAME-...-LAL NO"``."""
+    limit_price: Price
+    qty: Qty
+    best_price: Price
+    size_at_best: Qty
+    """Size the book showed at ``best_price``."""
+    book_age_ms: int
+
+
+@attrs.frozen
+class Detection:
+    """What the bot saw and expected when it decided on an execution."""
+
+    expected_pnl: Money
+    """Profit after all fees at the detected size."""
+    edge_bps: int
+    combined_cost: Money
+    """All-in cost per contract (both legs' prices and fees), rounded up."""
+    confidence: str
+    """``high``, ``medium`` or ``low``."""
+    fill_probability_pct: int
+    slippage_bps: int
+    legs: tuple[DetectedLeg, ...]
+
+
+@attrs.frozen
+class LegOutcome:
+    """What one order of an execution actually did, derived from its non-failed fills."""
+
+    leg: str
+    """``"a"``/``"b"`` for entry legs, ``"unwind-N"``/``"complete-N"`` for repairs."""
+    instrument: Instrument
+    side: Side
+    limit_price: Price
+    qty: Qty
+    """The size asked for."""
+    state: LegState
+    filled_qty: Qty
+    avg_price: Price | None
+    """Size-weighted average fill price, rounded against us (up for buys, down for sells);
+    None when nothing filled."""
+    fee: Money
+
+
+@attrs.frozen
+class UnwindRecord:
+    """A one-sided excess repaired (sold down or completed), with the P&L it booked."""
+
+    ts_ms: int
+    instrument: Instrument
+    qty: Qty
+    pnl: Money
+    reason: str
+
+
+@attrs.frozen
+class PnlEntry:
+    ts_ms: int
+    amount: Money
+    reason: str
+
+
+@attrs.frozen
+class TradeLogEntry:
+    """One execution for the trade log: expectation, legs as detected and as filled, repairs."""
+
+    record: ExecutionRecord
+    mode: LedgerMode
+    detection: Detection | None
+    """None for executions recorded without a detection (older files, bare record_execution)."""
+    legs: tuple[LegOutcome, ...]
+    """Entry legs actually sent (``a``, ``b``); empty when nothing was sent."""
+    repairs: tuple[LegOutcome, ...]
+    """Completion and unwind orders sent for a one-sided fill."""
+    unwinds: tuple[UnwindRecord, ...]
+    pnl_entries: tuple[PnlEntry, ...]
+
+
 _SQLITE_CORRUPT = 11
 _SQLITE_NOTADB = 26
 _TERMINAL_VALUES = tuple(s.value for s in LegState if s.terminal)
@@ -333,11 +424,53 @@ _SCHEMA_V3 = """
 ALTER TABLE intents ADD COLUMN reported_trade_ids TEXT NOT NULL DEFAULT '[]'
 """
 
+_SCHEMA_V4 = """
+CREATE TABLE detections (
+    execution_id TEXT PRIMARY KEY REFERENCES executions (execution_id),
+    expected_pnl INTEGER NOT NULL,
+    edge_bps INTEGER NOT NULL,
+    combined_cost INTEGER NOT NULL,
+    confidence TEXT NOT NULL,
+    fill_probability_pct INTEGER NOT NULL CHECK (fill_probability_pct BETWEEN 0 AND 100),
+    slippage_bps INTEGER NOT NULL
+);
+CREATE TABLE detected_legs (
+    execution_id TEXT NOT NULL REFERENCES executions (execution_id),
+    leg TEXT NOT NULL,
+    venue TEXT NOT NULL,
+    market TEXT NOT NULL,
+    token TEXT NOT NULL,
+    side TEXT NOT NULL CHECK (side IN ('buy', 'sell')),
+    outcome_label TEXT NOT NULL,
+    limit_price INTEGER NOT NULL,
+    qty INTEGER NOT NULL,
+    best_price INTEGER NOT NULL,
+    size_at_best INTEGER NOT NULL,
+    book_age_ms INTEGER NOT NULL,
+    PRIMARY KEY (execution_id, leg)
+);
+CREATE TABLE unwinds (
+    id INTEGER PRIMARY KEY,
+    execution_id TEXT NOT NULL REFERENCES executions (execution_id),
+    pnl_id INTEGER NOT NULL REFERENCES realised_pnl (id),
+    ts_ms INTEGER NOT NULL,
+    venue TEXT NOT NULL,
+    market TEXT NOT NULL,
+    token TEXT NOT NULL,
+    qty INTEGER NOT NULL CHECK (qty > 0),
+    reason TEXT NOT NULL
+);
+CREATE INDEX unwinds_by_execution ON unwinds (execution_id);
+CREATE INDEX intents_by_execution ON intents (execution_id)
+"""
+
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "journal: intents, order history, fills, positions view, risk state", _SCHEMA_V1),
     (2, "trade log, realised P&L entries, alerts, cross-process exposure", _SCHEMA_V2),
     (3, "trade ids behind a reported fill quantity, so a restarted leg can void a ghost fill "
         "out of the venue's report", _SCHEMA_V3),
+    (4, "trade-log detail: legs as detected, expected P&L, edge, confidence, fill probability; "
+        "unwinds with their P&L", _SCHEMA_V4),
 )
 """(version, what it adds, SQL). Append only; never edit a released migration."""
 LATEST_VERSION = MIGRATIONS[-1][0]
@@ -701,15 +834,7 @@ class Ledger:
     def record_execution(self, start: ExecutionStart) -> None:
         now = self._clock_ms()
         with self._write() as conn:
-            try:
-                conn.execute(
-                    "INSERT INTO executions (execution_id, pair_id, kind, size, predicted_edge, "
-                    "fill_probability, confidence, started_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (start.execution_id, start.pair_id, start.kind, start.size,
-                     start.predicted_edge, start.fill_probability, start.confidence, now))
-            except sqlite3.IntegrityError as exc:
-                raise LedgerError(f"pair {start.pair_id}: execution {start.execution_id} cannot "
-                                  f"be recorded: {exc}") from exc
+            self._insert_execution(conn, start, now)
 
     def add_realised_pnl(self, execution_id: str, amount: Money, reason: str) -> None:
         """Book realised profit (positive) or loss (negative) of an attempt, on today's UTC day.
@@ -750,6 +875,119 @@ class Ledger:
             row = conn.execute("SELECT COALESCE(SUM(amount), 0) FROM realised_pnl WHERE day = ?",
                                (day.isoformat(),)).fetchone()
         return Money(row[0])
+
+    # --- trade-log detail: detections, aborted attempts, unwinds -----------------------------
+
+    def record_attempt(self, start: ExecutionStart, detection: Detection) -> None:
+        """``record_execution`` and its detection in one transaction (the execution goes ahead)."""
+        now = self._clock_ms()
+        with self._write() as conn:
+            self._insert_execution(conn, start, now)
+            self._insert_detection(conn, start.execution_id, detection)
+
+    def record_aborted(self, start: ExecutionStart, detection: Detection | None, outcome: str,
+                       reason: str) -> None:
+        """An attempt that never sent an order (``expired``, ``denied``, ``aborted``), finished at
+        once with ``reason``; it books no P&L."""
+        now = self._clock_ms()
+        with self._write() as conn:
+            self._insert_execution(conn, start, now)
+            conn.execute("UPDATE executions SET outcome = ?, reason = ?, finished_ms = ? "
+                         "WHERE execution_id = ?", (outcome, reason, now, start.execution_id))
+            if detection is not None:
+                self._insert_detection(conn, start.execution_id, detection)
+
+    def record_detection(self, execution_id: str, detection: Detection) -> None:
+        """Attach the detection to an execution already recorded with ``record_execution``."""
+        with self._write() as conn:
+            self._require_execution(conn, execution_id)
+            self._insert_detection(conn, execution_id, detection)
+
+    def record_unwind(self, execution_id: str, instrument: Instrument, qty: Qty, pnl: Money,
+                      reason: str) -> None:
+        """A repaired one-sided excess: books ``pnl`` as realised P&L (like ``add_realised_pnl``,
+        so do not book it twice) and keeps the unwind's instrument, size and reason with it."""
+        if qty <= 0:
+            raise LedgerError(f"{instrument}: unwind of execution {execution_id} has size {qty}")
+        now = self._clock_ms()
+        with self._write() as conn:
+            self._require_execution(conn, execution_id)
+            cursor = conn.execute(
+                "INSERT INTO realised_pnl (execution_id, ts_ms, day, amount, reason) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (execution_id, now, _utc_day(now).isoformat(), pnl, f"unwind: {reason}"))
+            conn.execute(
+                "INSERT INTO unwinds (execution_id, pnl_id, ts_ms, venue, market, token, qty, "
+                "reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (execution_id, cursor.lastrowid, now, instrument.venue.value, instrument.market,
+                 instrument.token, qty, reason))
+
+    def trade_log(self, *, since_ms: int = 0, limit: int = 1000) -> list[TradeLogEntry]:
+        """The trade log with every detail, newest first (``executions`` plus what each did)."""
+        records = self.executions(since_ms=since_ms, limit=limit)
+        with self._read() as conn:
+            return [TradeLogEntry(record, self.mode,
+                                  _detection(conn, record.start.execution_id),
+                                  *_leg_outcomes(conn, record.start.execution_id),
+                                  _unwinds(conn, record.start.execution_id),
+                                  _pnl_entries(conn, record.start.execution_id))
+                    for record in records]
+
+    @staticmethod
+    def _insert_execution(conn: sqlite3.Connection, start: ExecutionStart, now: int) -> None:
+        try:
+            conn.execute(
+                "INSERT INTO executions (execution_id, pair_id, kind, size, predicted_edge, "
+                "fill_probability, confidence, started_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (start.execution_id, start.pair_id, start.kind, start.size,
+                 start.predicted_edge, start.fill_probability, start.confidence, now))
+        except sqlite3.IntegrityError as exc:
+            raise LedgerError(f"pair {start.pair_id}: execution {start.execution_id} cannot "
+                              f"be recorded: {exc}") from exc
+
+    @staticmethod
+    def _insert_detection(conn: sqlite3.Connection, execution_id: str,
+                          detection: Detection) -> None:
+        try:
+            conn.execute(
+                "INSERT INTO detections (execution_id, expected_pnl, edge_bps, combined_cost, "
+                "confidence, fill_probability_pct, slippage_bps) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (execution_id, detection.expected_pnl, detection.edge_bps,
+                 detection.combined_cost, detection.confidence, detection.fill_probability_pct,
+                 detection.slippage_bps))
+            conn.executemany(
+                "INSERT INTO detected_legs (execution_id, leg, venue, market, token, side, "
+                "outcome_label, limit_price, qty, best_price, size_at_best, book_age_ms) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(execution_id, leg.leg, leg.instrument.venue.value, leg.instrument.market,
+                  leg.instrument.token, leg.side.value, leg.outcome_label, leg.limit_price,
+                  leg.qty, leg.best_price, leg.size_at_best, leg.book_age_ms)
+                 for leg in detection.legs])
+        except sqlite3.IntegrityError as exc:
+            raise LedgerError(f"execution {execution_id}: detection cannot be recorded: "
+                              f"{exc}") from exc
+
+    @staticmethod
+    def read_mode(path: str | Path) -> LedgerMode:
+        """The mode a ledger file was created for, read without writing to it.
+
+        Raises:
+            LedgerError: no such file, or it holds no ledger.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise LedgerError(f"no ledger at {path}")
+        try:
+            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                row = conn.execute("SELECT value FROM meta WHERE key = 'mode'").fetchone()
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(f"{path} is not a ledger: {exc}") from exc
+        if row is None:
+            raise LedgerError(f"{path} has no mode recorded; it is not a ledger")
+        return LedgerMode(row[0])
 
     # --- risk state and breaker history --------------------------------------------------
 
@@ -881,6 +1119,59 @@ class Ledger:
         if conn.execute("SELECT 1 FROM executions WHERE execution_id = ?",
                         (execution_id,)).fetchone() is None:
             raise LedgerError(f"no execution {execution_id} in the trade log")
+
+
+def _detection(conn: sqlite3.Connection, execution_id: str) -> Detection | None:
+    row = conn.execute("SELECT expected_pnl, edge_bps, combined_cost, confidence, "
+                       "fill_probability_pct, slippage_bps FROM detections "
+                       "WHERE execution_id = ?", (execution_id,)).fetchone()
+    if row is None:
+        return None
+    legs = conn.execute("SELECT leg, venue, market, token, side, outcome_label, limit_price, qty, "
+                        "best_price, size_at_best, book_age_ms FROM detected_legs "
+                        "WHERE execution_id = ? ORDER BY leg", (execution_id,)).fetchall()
+    return Detection(Money(row[0]), row[1], Money(row[2]), row[3], row[4], row[5], tuple(
+        DetectedLeg(r[0], Instrument(Venue(r[1]), r[2], r[3]), Side(r[4]), r[5], Price(r[6]),
+                    Qty(r[7]), Price(r[8]), Qty(r[9]), r[10]) for r in legs))
+
+
+def _leg_outcomes(conn: sqlite3.Connection,
+                  execution_id: str) -> tuple[tuple[LegOutcome, ...], tuple[LegOutcome, ...]]:
+    """(entry legs, repair orders) of an execution, each with its non-failed fills summed."""
+    rows = conn.execute(
+        "SELECT i.leg, i.venue, i.market, i.token, i.side, i.price, i.qty, i.state, "
+        "COALESCE(SUM(f.qty), 0), COALESCE(SUM(f.price * f.qty), 0), COALESCE(SUM(f.fee), 0) "
+        "FROM intents i LEFT JOIN fills f ON f.status <> 'failed' AND f.venue = i.venue AND "
+        "(f.client_id = i.client_id OR (i.venue_order_id IS NOT NULL AND "
+        "f.venue_order_id = i.venue_order_id)) "
+        "WHERE i.execution_id = ? GROUP BY i.client_id ORDER BY i.created_ms, i.client_id",
+        (execution_id,)).fetchall()
+    entry: list[LegOutcome] = []
+    repairs: list[LegOutcome] = []
+    for leg, venue, market, token, side, price, qty, state, filled, notional, fee in rows:
+        avg = None
+        if filled:
+            # Average against us: what we paid rounded up, what we received rounded down.
+            avg = -(-notional // filled) if side == Side.BUY.value else notional // filled
+        outcome = LegOutcome(leg, Instrument(Venue(venue), market, token), Side(side),
+                             Price(price), Qty(qty), LegState(state), Qty(filled),
+                             None if avg is None else Price(avg), Money(fee))
+        (entry if leg in ("a", "b") else repairs).append(outcome)
+    return tuple(entry), tuple(repairs)
+
+
+def _unwinds(conn: sqlite3.Connection, execution_id: str) -> tuple[UnwindRecord, ...]:
+    rows = conn.execute("SELECT u.ts_ms, u.venue, u.market, u.token, u.qty, p.amount, u.reason "
+                        "FROM unwinds u JOIN realised_pnl p ON p.id = u.pnl_id "
+                        "WHERE u.execution_id = ? ORDER BY u.id", (execution_id,)).fetchall()
+    return tuple(UnwindRecord(r[0], Instrument(Venue(r[1]), r[2], r[3]), Qty(r[4]), Money(r[5]),
+                              r[6]) for r in rows)
+
+
+def _pnl_entries(conn: sqlite3.Connection, execution_id: str) -> tuple[PnlEntry, ...]:
+    rows = conn.execute("SELECT ts_ms, amount, reason FROM realised_pnl WHERE execution_id = ? "
+                        "ORDER BY id", (execution_id,)).fetchall()
+    return tuple(PnlEntry(r[0], Money(r[1]), r[2]) for r in rows)
 
 
 _INTENT_COLUMNS = ("client_id, execution_id, pair_id, event_key, leg, venue, market, token, side, "
