@@ -8,8 +8,9 @@
 # trace or a hang on bad input would hide client bugs.
 # Chosen approach: a small hand-written ASGI router. Each request goes through, in order:
 # injected faults (5xx/429), authentication (portfolio and order endpoints; public market data
-# is served anonymously, as the real venue does), the token bucket, strict parsing (unknown fields, wrong types, off-grid prices -> 400 with the venue's
-# ``{code, message, details}``), then the core. Every exception the core raises is a
+# is served anonymously, as the real venue does), the token bucket, strict parsing (unknown
+# fields, wrong types, off-grid prices -> 400 with the venue's ``{code, message, details}``),
+# then the core. Every exception the core raises is a
 # ``KalshiApiError`` that maps to the venue's status and body; anything else is a 500 with the
 # same shape, never a trace. The websocket scope on the same app is handed to ``ws.py``.
 # Venue facts relied on: venues.md A2, A4-A6, A9; OpenAPI 3.28 response schemas.
@@ -223,7 +224,8 @@ def parse_new_order(data: dict[str, Any], what: str = "order") -> NewOrder:
     expiration = _expect(data, "expiration_time", int, what) if "expiration_time" in data else None
     subaccount = _expect(data, "subaccount", int, what) if "subaccount" in data else 0
     if "exchange_index" in data and _expect(data, "exchange_index", int, what) not in (-1, 0):
-        raise bad_request("invalid exchange_index", f"{what}: market {ticker} is on shard 0")
+        raise bad_request("invalid exchange_index",
+                          f"{what}: the simulator has one shard (0); use 0 or -1 for {ticker}")
     if subaccount != 0:
         raise bad_request("invalid subaccount", f"{what}: only the primary account (0) exists")
     return NewOrder(ticker=ticker, book_side=side, price=price, count=count,
