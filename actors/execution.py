@@ -13,7 +13,7 @@
 # - a leg still UNKNOWN or DELAYED: UNRESOLVED. Nothing is unwound (a delayed leg may still fill;
 #   unwinding its partner then would create the naked position). The leg's reservation stays and
 #   its event stays blocked until venue evidence resolves it.
-# - equal filled quantities: HEDGED.
+# - equal filled quantities: HEDGED (MISSED when both are zero).
 # - unequal: only the excess is repaired (``actors.unwind``).
 # The caller owns the reservation and sends ``ExecutionFinished`` on every path.
 #
@@ -132,6 +132,10 @@ class Execution:
                 f"{self.pair.event_key} blocked until resolved",
                 (("execution", self.tag.execution_id),)))
             return ExecutionOutcome.UNRESOLVED
+        if a.filled_qty == b.filled_qty == 0:
+            self.detail = "; ".join(f"{leg.instrument} {leg.state.value} {leg.reason}".strip()
+                                    for leg in (a, b))
+            return ExecutionOutcome.MISSED
         if a.filled_qty == b.filled_qty:
             self.detail = f"both legs filled {format_trimmed(a.filled_qty)}"
             return ExecutionOutcome.HEDGED
@@ -156,6 +160,7 @@ class Execution:
             sent = [leg for leg in legs if leg.state is not orders.LegState.NOT_PLACED]
             if sent and len({leg.filled_qty for leg in legs}) > 1:
                 return ExecutionOutcome.EXPOSED
-            if any(leg.filled_qty for leg in legs):
-                return ExecutionOutcome.HEDGED
+            if sent:
+                return (ExecutionOutcome.HEDGED if any(leg.filled_qty for leg in legs)
+                        else ExecutionOutcome.MISSED)
         return self.outcome

@@ -46,7 +46,9 @@ class DenyReason(enum.Enum):
 
 class ExecutionOutcome(enum.Enum):
     HEDGED = "hedged"
-    """Both legs filled the same quantity (possibly zero on both)."""
+    """Both legs filled the same, non-zero quantity."""
+    MISSED = "missed"
+    """Both legs ended with nothing filled (FOK killed, refused): flat, no repair needed."""
     UNWOUND = "unwound"
     """A one-sided excess was completed or unwound to flat."""
     EXPOSED = "exposed"
