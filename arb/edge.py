@@ -359,7 +359,9 @@ class _Search:
         return pa[2] + pa[3] + pb[2] + pb[3] <= self.params.max_cost
 
     def notional_ok(self, units: int) -> bool:
-        """The $1 minimum of every Polymarket leg (monotone in size)."""
+        """The $1 minimum of every Polymarket leg (monotone in size). A level with no valid
+        limit counts as passing here, so the lower bound is never too high; ``profit`` still
+        refuses those sizes."""
         q = units * self.step
         for leg in (self.a, self.b):
             if not leg.kalshi:
