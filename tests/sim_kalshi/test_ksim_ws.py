@@ -361,3 +361,18 @@ async def test_server_sends_ping_control_frames(wall_exchange, creds, signer, nu
             seen.extend(client.events())
     assert isinstance(seen[0], AcceptConnection)
     await stream.aclose()
+
+
+async def test_market_positions_channel(conn, wall_exchange, creds, mm, asyncapi_validate):
+    await command(conn, id=1, cmd="subscribe",
+                  params={"channels": ["market_positions"], "market_tickers": [SAC]})
+    await recv(conn)
+    place(wall_exchange, mm, "ask", "0.44", "5")
+    place(wall_exchange, creds.user_id, "bid", "0.44", "3", tif=TimeInForce.IOC)
+    frame = await recv(conn)
+    asyncapi_validate("marketPositionPayload", frame)
+    assert frame["type"] == "market_position"
+    assert (frame["msg"]["position_fp"], frame["msg"]["position_cost_dollars"],
+            frame["msg"]["volume_fp"]) == ("3.00", "1.3200", "3.00")
+    place(wall_exchange, mm, "bid", "0.10", "1", ticker=HOU)  # other market, not mine
+    assert await nothing_within(conn, 0.2)

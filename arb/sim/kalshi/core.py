@@ -149,6 +149,8 @@ class SimPosition:
     realized_pnl: Money = Money(0)
     fees_paid: Money = Money(0)
     total_traded: Money = Money(0)
+    volume: Qty = Qty(0)
+    """Contracts traded in this market, both directions."""
     updated_ms: int = 0
 
 
@@ -676,6 +678,7 @@ class KalshiExchange:
         pos.fees_paid = Money(pos.fees_paid + charge.net_fee)
         pos.realized_pnl = Money(pos.realized_pnl - charge.net_fee)
         pos.total_traded = Money(pos.total_traded + cost)
+        pos.volume = Qty(pos.volume + count)
         pos.updated_ms = acct.updated_ms = now
         self._fill_seq += 1
         fill = SimFill(trade_id=trade_id, order_id=order.order_id, user_id=order.user_id,

@@ -64,7 +64,8 @@ ORDERBOOK = "orderbook_delta"
 CHANNELS = {ORDERBOOK, "ticker", "trade", "fill", "market_positions", "market_lifecycle_v2",
             "multivariate_market_lifecycle", "communications", "order_group_updates",
             "user_orders", "cfbenchmarks_value", "pyth_value"}
-SUPPORTED = {ORDERBOOK, "ticker", "trade", "fill", "user_orders", "market_lifecycle_v2"}
+SUPPORTED = {ORDERBOOK, "ticker", "trade", "fill", "user_orders", "market_positions",
+             "market_lifecycle_v2"}
 ERROR_TEXT = {
     1: "Unable to process message", 2: "Params required", 3: "Channels required",
     4: "Subscription IDs required", 5: "Unknown command", 6: "Already subscribed",
@@ -412,6 +413,10 @@ class KalshiWsSession:
                 case FillHappened() if (sub.channel == "fill" and sub.covers(event.fill.ticker)
                                         and event.fill.user_id == self.account.user_id):
                     self._push(sub, "fill", _fill_msg(event))
+                case FillHappened() if (sub.channel == "market_positions"
+                                        and sub.covers(event.fill.ticker)
+                                        and event.fill.user_id == self.account.user_id):
+                    self._push(sub, "market_position", self._position_msg(event.fill.ticker))
                 case OrderUpdated() if (sub.channel == "user_orders"
                                         and sub.covers(event.order.ticker)
                                         and event.order.user_id == self.account.user_id):
@@ -450,6 +455,15 @@ class KalshiWsSession:
             "dollar_open_interest": market.open_interest // ONE,
             "ts": ts_ms // 1000, "ts_ms": ts_ms, "time": iso(ts_ms),
         }
+
+    def _position_msg(self, ticker: str) -> dict[str, Any]:
+        pos = self.account.positions[ticker]
+        return {"user_id": self.account.user_id, "market_ticker": ticker,
+                "position_fp": fp(pos.position), "position_cost_dollars": dollars(pos.exposure),
+                "realized_pnl_dollars": dollars(pos.realized_pnl),
+                "fees_paid_dollars": dollars(pos.fees_paid),
+                "position_fee_cost_dollars": dollars(pos.fees_paid),
+                "volume_fp": fp(pos.volume)}
 
     def _lifecycle_msg(self, event: MarketLifecycle) -> dict[str, Any]:
         market = self.exchange.markets[event.ticker]
