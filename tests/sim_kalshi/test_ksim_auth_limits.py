@@ -140,9 +140,23 @@ async def test_injected_rest_failures(memory_api, wall_exchange):
     faults = faults_of(wall_exchange)
     faults.fail_next_rest(2, 503)
     faults.fail_next_rest(1, 429)
-    statuses = [(await memory_api.get(PREFIX + "/exchange/status")).status_code
-                for _ in range(4)]
-    assert statuses == [503, 503, 429, 200]
+    faults.fail_next_rest(1, 403)
+    replies = [await memory_api.get(PREFIX + "/exchange/status") for _ in range(5)]
+    assert [r.status_code for r in replies] == [503, 503, 429, 403, 200]
+    assert replies[3].headers["content-type"] == "text/html"
+    assert "cloudfront" in replies[3].text.lower()
+
+
+async def test_venue_down_refuses_rest_and_websockets(memory_api, wall_exchange, creds, signer):
+    faults = faults_of(wall_exchange)
+    faults.refuse_connections()
+    assert (await memory_api.get(PREFIX + "/exchange/status")).status_code == 503
+    with pytest.raises(trio_websocket.ConnectionRejected) as err:
+        async with open_memory_kalshi_ws(wall_exchange, signer(creds, "GET", "/trade-api/ws/v2")):
+            pass
+    assert err.value.status_code == 503
+    faults.refuse_connections(False)
+    assert (await memory_api.get(PREFIX + "/exchange/status")).status_code == 200
 
 
 async def test_hung_order_is_placed_but_never_answered(kalshi_server, wall_exchange, creds,

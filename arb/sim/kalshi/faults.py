@@ -34,13 +34,22 @@ class KalshiFaults:
     """The next orderbook frame's seq jumps by this many extra numbers (a gap)."""
     repeat_seq: int = 0
     """The next N orderbook frames are each sent twice with the same seq."""
+    refusing: bool = False
+    """The venue is down: every REST call answers 503 and websocket handshakes are refused."""
     _sessions: list[FaultTarget] = attrs.Factory(list)
 
     def fail_next_rest(self, count: int, status: int = 500) -> None:
-        """Answer the next ``count`` REST calls with ``status`` (5xx or 429)."""
-        if status not in (429, 500, 502, 503, 504):
+        """Answer the next ``count`` REST calls with ``status``: 5xx, 429, or 403 (an HTML
+        CloudFront-style page, as a geoblock or a bad host produces)."""
+        if status not in (403, 429, 500, 502, 503, 504):
             raise ValueError(f"unsupported injected status {status}")
         self.rest_failures.extend([status] * count)
+
+    def refuse_connections(self, refusing: bool = True) -> None:
+        """Take the venue down (or bring it back); open websockets are dropped too."""
+        self.refusing = refusing
+        if refusing:
+            self.drop_websockets()
 
     def take_rest_failure(self) -> int | None:
         return self.rest_failures.pop(0) if self.rest_failures else None

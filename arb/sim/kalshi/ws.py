@@ -577,6 +577,7 @@ async def serve_asgi_websocket(app: KalshiSimApp, scope: dict,
         return
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
     try:
+        _refuse_if_down(app.exchange)
         account = authenticate(app.exchange, headers, "GET", scope["path"],
                                window_ms=app.auth_window_ms)
     except KalshiApiError as exc:
@@ -594,6 +595,12 @@ async def serve_asgi_websocket(app: KalshiSimApp, scope: dict,
     session = KalshiWsSession(app.exchange, conn, account)
     conn.session = session
     await session.run()
+
+
+def _refuse_if_down(exchange: KalshiExchange) -> None:
+    if faults_of(exchange).refusing:
+        raise KalshiApiError(503, "service_unavailable", "exchange unavailable",
+                             "fault injection: connections refused")
 
 
 def kalshi_app(exchange: KalshiExchange, **kwargs: Any) -> KalshiSimApp:
@@ -687,6 +694,7 @@ async def open_memory_kalshi_ws(exchange: KalshiExchange, headers: dict[str, str
     if path != WS_PATH:
         raise trio_websocket.ConnectionRejected(404, (), b"")
     try:
+        _refuse_if_down(exchange)
         account = authenticate(exchange, {k.lower(): v for k, v in headers.items()}, "GET", path,
                                window_ms=window_ms)
     except KalshiApiError as exc:
