@@ -25,9 +25,13 @@
 # Committed exposure is rebuilt from the ledger's fills of instruments still held at startup
 # and after every reconciliation pass that finds no execution in flight.
 #
-# Left out: account-wide limits shared by several processes (one per sport) through the ledger's
-# exposure table; this actor enforces its own process's limits. Market settlement is not seen, so
-# committed exposure of a settled market stays counted until the position leaves the ledger.
+# Several processes (one per sport) on one account: with a ``process_id``, the total and
+# per-venue limits are account-wide. A grant publishes this process's new total and per-venue
+# exposure to the ledger's shared exposure table, whose write lock makes "read everybody's sum,
+# check, write mine" atomic across processes; any decrease is published after each message.
+#
+# Left out: market settlement is not seen, so committed exposure of a settled market stays
+# counted until the position leaves the ledger.
 from __future__ import annotations
 
 import collections
@@ -136,6 +140,9 @@ class RiskActor:
     """To the supervisor; capacity >= 1. A pending Halt makes further ones redundant."""
     alerts: AlertHub
     today: Callable[[], datetime.date] = utc_today
+    process_id: str | None = None
+    """Set when several processes share the account: total and venue limits become
+    account-wide through the ledger's exposure table."""
     breaker: BreakerState = BreakerState.ACTIVE
     reason: str = ""
     enabled: bool = True
@@ -172,7 +179,10 @@ class RiskActor:
             self.handle(message)
 
     def _restore(self) -> None:
+        if self.process_id is not None:
+            self.ledger.clear_exposure(self.process_id)
         self._restore_exposure()
+        self._publish()
         saved = self.ledger.risk_state()
         if saved is None:
             self._persist()
@@ -211,6 +221,12 @@ class RiskActor:
     def handle(self, message: RiskMessage) -> None:
         """Apply one message. Synchronous: nothing else runs between check and update."""
         self._roll_day()
+        self._handle(message)
+        if isinstance(message, LegFilled | FillReverted | LegResolved | ExecutionFinished
+                      | Reconciled):
+            self._publish()
+
+    def _handle(self, message: RiskMessage) -> None:
         match message:
             case Reserve():
                 reply = self._reserve(message)
@@ -351,11 +367,43 @@ class RiskActor:
         trades_last_hour = sum(1 for t in self._trades if t > now - 3600.0)
         if trades_last_hour + 1 > self.limits.max_trades_per_hour:
             return self._deny(m, DenyReason.TRADE_RATE, f"{trades_last_hour} trades in the last hour")
+        shared = self._claim_account_share(m, cost, by_venue)
+        if shared is not None:
+            return shared
         self._orders.extend([now] * len(m.legs))
         self._trades.append(now)
         self._reservations[m.execution_id] = _Reservation(m.pair_id, m.event_key, dict(by_venue))
         self.granted += 1
         return Granted(m.execution_id)
+
+    def _claim_account_share(self, m: Reserve, cost: Money,
+                             by_venue: dict[Venue, Money]) -> Denied | None:
+        """Publish this process's exposure with the new reservation, within account limits."""
+        if self.process_id is None:
+            return None
+        pid = self.process_id
+        total = Money(self._exposure() + cost)
+        if not self.ledger.publish_exposure(pid, "total", total, limit=self.limits.max_total):
+            return self._deny(m, DenyReason.TOTAL_LIMIT,
+                              f"account-wide total would exceed {usd(self.limits.max_total)}")
+        for venue, venue_cost in by_venue.items():
+            mine = Money(self._exposure(venue=venue) + venue_cost)
+            if not self.ledger.publish_exposure(pid, f"venue:{venue.value}", mine,
+                                                limit=self.limits.max_venue):
+                self._publish()
+                return self._deny(m, DenyReason.VENUE_LIMIT,
+                                  f"account-wide {venue.value} would exceed "
+                                  f"{usd(self.limits.max_venue)}")
+        return None
+
+    def _publish(self) -> None:
+        """Publish this process's current exposure (a decrease is always written)."""
+        if self.process_id is None:
+            return
+        self.ledger.publish_exposure(self.process_id, "total", self._exposure())
+        for venue in Venue:
+            self.ledger.publish_exposure(self.process_id, f"venue:{venue.value}",
+                                         self._exposure(venue=venue))
 
     def _release(self, execution_id: str) -> None:
         self._reservations.pop(execution_id, None)

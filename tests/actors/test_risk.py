@@ -50,13 +50,14 @@ class Harness:
     """A risk actor driven synchronously through ``handle`` (no other task in between)."""
 
     def __init__(self, ledger: Ledger, limits: RiskLimits = DEFAULT_LIMITS,
-                 today: datetime.date = datetime.date(2026, 1, 1)) -> None:
+                 today: datetime.date = datetime.date(2026, 1, 1),
+                 process_id: str | None = None) -> None:
         self.day = today
         _, inbox = open_risk_channel()
         self.halt_send, self.halts = trio.open_memory_channel[Halt](1)
         self.alerts = AlertHub()
         self.risk = RiskActor(limits, ledger, inbox, self.halt_send, self.alerts,
-                              today=lambda: self.day)
+                              today=lambda: self.day, process_id=process_id)
         self.risk._restore()
 
     def open_market(self) -> None:
@@ -276,3 +277,24 @@ async def test_cancelled_caller_never_leaks_a_reservation(tmp_path, autojump_clo
             assert risk.granted == 1 and risk.statistics().open_reservations == 0
             assert await client.reserve("x2", "p1", "e1", plan(usd(5), usd(4))) == Granted("x2")
             nursery.cancel_scope.cancel()
+
+
+async def test_processes_sharing_an_account_share_its_total_limit(tmp_path):
+    """Two processes (one per sport) on one ledger file: the total limit is account-wide."""
+    limits = RiskLimits(max_market=usd(10), max_event=usd(10), max_total=usd(12),
+                        max_venue=usd(10), min_trade=usd(1), max_trade=usd(10),
+                        max_daily_loss=usd(50))
+    path = tmp_path / "shared.sqlite"
+    with Ledger.open(path, mode="paper") as one, Ledger.open(path, mode="paper") as two:
+        nba, nfl = Harness(one, limits, process_id="nba"), Harness(two, limits, process_id="nfl")
+        nba.open_market()
+        nfl.open_market()
+        assert nba.reserve("a1", legs=plan(usd(5), usd(4))) == Granted("a1")
+        denied = nfl.reserve("b1", legs=plan(usd(2), usd(2)))
+        assert denied.reason is DenyReason.TOTAL_LIMIT
+        assert denied.detail == "account-wide total would exceed $12.00"
+        assert nfl.reserve("b2", legs=plan(usd(2), usd(1))) == Granted("b2")
+        assert one.total_exposure("total") == usd(12)
+        nba.risk.handle(ExecutionFinished("a1", ExecutionOutcome.MISSED))
+        assert one.total_exposure("total") == usd(3)
+        assert nfl.reserve("b3", "p2", "e2", plan(usd(2), usd(2))) == Granted("b3")
