@@ -1,9 +1,11 @@
 """Trade lifecycle, ghost fills, taker delay, heartbeats (reliability.md rows 12, 13)."""
 from __future__ import annotations
 
+import pytest
+
 from arb.domain import Side
 from arb.money import parse_price, parse_qty
-from arb.sim.polymarket.core import Exchange, taker_fee
+from arb.sim.polymarket.core import Exchange, OrderError, taker_fee
 from arb.sim.polymarket.model import (
     COLLATERAL,
     OrderEvent,
@@ -13,7 +15,7 @@ from arb.sim.polymarket.model import (
     TradeStatus,
 )
 
-from .conftest import LAKERS, NBA_CID, T0_MS, Trader
+from .conftest import BOB_KEY, GRIZZLIES, LAKERS, NBA_CID, T0_MS, Trader, make_trader
 
 P = parse_price
 Q = parse_qty
@@ -128,3 +130,42 @@ def test_heartbeat_dead_man_switch(exchange: Exchange, alice: Trader) -> None:
     assert len(exchange.orders_of(alice.address)) == 1
     exchange.advance(T0_MS + 79_001)
     assert exchange.orders_of(alice.address) == []
+
+
+def test_settlement_lag_blocks_selling_unmined_shares(alice: Trader) -> None:
+    exchange = alice.exchange
+    exchange.place_house_order(LAKERS, Side.SELL, P("0.50"), Q("10"))
+    alice.post(alice.limit(LAKERS, Side.BUY, "0.50", "10"))
+    exchange.place_house_order(LAKERS, Side.BUY, P("0.45"), Q("10"))
+    unwind = alice.limit(LAKERS, Side.SELL, "0.45", "10", order_type=OrderType.FOK)
+    with pytest.raises(OrderError, match="^not enough balance / allowance$"):
+        alice.post(unwind)
+    assert exchange.available(alice.address, LAKERS) == 0
+    exchange.advance(T0_MS + 2_000)
+    assert exchange.available(alice.address, LAKERS) == Q("10")
+    assert alice.post(unwind).status == "matched"
+
+
+def test_sale_proceeds_settle_before_they_can_be_spent(exchange: Exchange) -> None:
+    seller = make_trader(exchange, BOB_KEY, collateral=0, tokens={LAKERS: Q("10")})
+    exchange.place_house_order(LAKERS, Side.BUY, P("0.60"), Q("10"))
+    seller.post(seller.limit(LAKERS, Side.SELL, "0.60", "10", order_type=OrderType.FOK))
+    exchange.place_house_order(GRIZZLIES, Side.SELL, P("0.50"), Q("10"))
+    rebuy = seller.limit(GRIZZLIES, Side.BUY, "0.50", "5")
+    with pytest.raises(OrderError, match="^not enough balance / allowance$"):
+        seller.post(rebuy)
+    exchange.advance(T0_MS + 2_000)
+    assert seller.post(rebuy).status == "matched"
+
+
+def test_ghost_fill_shares_are_never_sold_so_balances_stay_non_negative(
+        exchange: Exchange, alice: Trader) -> None:
+    exchange.faults.ghost_next_trades = 1
+    exchange.place_house_order(LAKERS, Side.SELL, P("0.50"), Q("10"))
+    alice.post(alice.limit(LAKERS, Side.BUY, "0.50", "10"))
+    exchange.place_house_order(LAKERS, Side.BUY, P("0.45"), Q("10"))
+    with pytest.raises(OrderError, match="not enough balance"):
+        alice.post(alice.limit(LAKERS, Side.SELL, "0.45", "10"))
+    exchange.advance(T0_MS + 6_000)
+    assert exchange.balances(alice.address).tokens == {}
+    assert exchange.balances(alice.address).collateral == Q("1000")

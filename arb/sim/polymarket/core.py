@@ -31,6 +31,9 @@
 #   ``fee_decimals`` (default 5, i.e. 0.00001 pUSD). Makers pay nothing.
 # - Balances move at MATCHED (the CLOB's own view); a trade that ends FAILED undoes every move
 #   it made, fee included. Resting and delayed orders reserve their pUSD (BUY) or shares (SELL).
+#   What a trade credits is not spendable until it is MINED (``settlement_lag``, on by default):
+#   a quick unwind meets "not enough balance / allowance", and a ghost fill's shares or
+#   proceeds can never have been spent when it fails, so no balance goes negative.
 #
 # Validation order (venues.md part E): shape (front end) -> owner == API key -> signer == API
 # key's address -> market known -> EIP-712 signature -> market accepting -> duplicate ->
@@ -134,6 +137,10 @@ class ExchangeConfig:
     """-> CONFIRMED (or FAILED) this long after the match."""
     heartbeat_timeout_ms: int = 10_000
     fee_decimals: int = 5
+    settlement_lag: bool = True
+    """What a trade credits (shares bought, pUSD from a sale) cannot be spent until the trade is
+    MINED: the settlement lag behind "not enough balance / allowance" on a quick unwind. It
+    also keeps balances non-negative when a ghost fill fails. False: spendable at MATCHED."""
     server_seed: bytes = b"arb-sim-polymarket"
     """Seed of the deterministic API-key derivation."""
 
@@ -380,10 +387,20 @@ class Exchange:
 
     def available(self, address: str, asset: str) -> int:
         """Balance minus what open orders reserve (``asset`` = ``COLLATERAL`` or a token id)."""
-        account = self.account(address)
+        return self._spendable(self.account(address), asset)
+
+    def _spendable(self, account: Account, asset: str) -> int:
+        """Balance minus open-order reservations minus credits still settling."""
         if asset == COLLATERAL:
-            return account.collateral - account.reserved_collateral()
-        return account.token_balance(asset) - account.reserved_tokens(asset)
+            held = account.collateral - account.reserved_collateral()
+        else:
+            held = account.token_balance(asset) - account.reserved_tokens(asset)
+        if self.config.settlement_lag:
+            held -= sum(delta for trade in self._unsettled.values()
+                        if trade.status in (TradeStatus.MATCHED, TradeStatus.RETRYING)
+                        for owner, moved, delta in trade.moves
+                        if owner is account and moved == asset and delta > 0)
+        return held
 
     # --- listeners -----------------------------------------------------------------------
 
@@ -574,11 +591,10 @@ class Exchange:
                 worst = Price(min(order.price, SCALE // 2))
                 cost += taker_fee(order.original_size, worst, market.fee_rate,
                                   market.fee_exponent, self.config.fee_decimals)
-            ok = (account.collateral_approved
-                  and account.collateral - account.reserved_collateral() >= cost)
+            ok = account.collateral_approved and self._spendable(account, COLLATERAL) >= cost
         else:
-            held = account.token_balance(order.token_id) - account.reserved_tokens(order.token_id)
-            ok = account.conditional_approved and held >= order.original_size
+            ok = (account.conditional_approved
+                  and self._spendable(account, order.token_id) >= order.original_size)
         if not ok:
             raise OrderError(NOT_ENOUGH_BALANCE)
 
