@@ -317,3 +317,20 @@ async def test_post_only_window_after_a_restart(http: httpx.AsyncClient, exchang
     assert second.status_code == 503 and "post-only" in second.json()["error"]
     third = await http.post("/order", content=maker, headers=l2(alice, "POST", "/order", maker))
     assert third.json()["status"] == "live"
+
+
+async def test_batch_prices_spread_and_last_trade(http: httpx.AsyncClient, exchange: Exchange,
+                                                  alice: Trader) -> None:
+    exchange.place_house_order(LAKERS, Side.BUY, P("0.40"), Q("10"))
+    exchange.place_house_order(LAKERS, Side.SELL, P("0.44"), Q("10"))
+    prices = (await http.post("/prices", json=[{"token_id": LAKERS, "side": "BUY"},
+                                               {"token_id": GRIZZLIES, "side": "SELL"}])).json()
+    assert prices == {LAKERS: {"BUY": "0.4"}, GRIZZLIES: {"SELL": "0.6"}}
+    assert (await http.post("/midpoints", json=[{"token_id": GRIZZLIES}])).json() == {
+        GRIZZLIES: "0.58"}
+    assert (await http.get("/spread", params={"token_id": LAKERS})).json() == {"spread": "0.04"}
+    assert (await http.get("/last-trade-price", params={"token_id": LAKERS})).json() == {
+        "price": "", "side": ""}
+    alice.post(alice.limit(GRIZZLIES, Side.BUY, "0.60", "5"))  # mints against the 0.40 bid
+    assert (await http.get("/last-trade-price", params={"token_id": LAKERS})).json() == {
+        "price": "0.4", "side": "SELL"}

@@ -259,17 +259,8 @@ class ClobApp:
                                                  self._token(request.query.get("token_id"))))
 
     def books(self, request: Request) -> Response:
-        items = loads(request.body or b"[]", what="POST /books body")
-        if not isinstance(items, list):
-            raise HttpError(400, "Invalid payload: expected a list of {token_id}")
-        if len(items) > MAX_BOOKS_PER_REQUEST:
-            raise HttpError(400, "Payload exceeds the limit")
-        out = []
-        for item in items:
-            if not isinstance(item, dict):
-                raise HttpError(400, f"Invalid payload: {item!r} is not an object")
-            out.append(render.book_summary(self.exchange, self._token(item.get("token_id"))))
-        return Response(200, out)
+        return Response(200, [render.book_summary(self.exchange, self._token(i.get("token_id")))
+                              for i in self._book_params(request)])
 
     def price(self, request: Request) -> Response:
         token_id = self._token(request.query.get("token_id"))
@@ -291,6 +282,52 @@ class ClobApp:
         if bid is None or ask is None:
             raise HttpError(404, "No orderbook exists for the requested token id")
         return Response(200, {"mid": format_trimmed((bid + ask) // 2)})
+
+    def spread(self, request: Request) -> Response:
+        token_id = self._token(request.query.get("token_id"))
+        market = self.exchange.market_for_token(token_id)
+        bid, ask = market.book.best(market.token_index(token_id))
+        if bid is None or ask is None:
+            raise HttpError(404, "No orderbook exists for the requested token id")
+        return Response(200, {"spread": format_trimmed(ask - bid)})
+
+    def last_trade_price(self, request: Request) -> Response:
+        token_id = self._token(request.query.get("token_id"))
+        market = self.exchange.market_for_token(token_id)
+        last = market.last_trade[market.token_index(token_id)]
+        if last is None:
+            return Response(200, {"price": "", "side": ""})
+        return Response(200, {"price": format_trimmed(last[0]), "side": render.side_text(last[1])})
+
+    def prices(self, request: Request) -> Response:
+        out: dict[str, dict[str, str]] = {}
+        for item in self._book_params(request):
+            side = item.get("side")
+            if side not in ("BUY", "SELL"):
+                raise HttpError(400, f"Invalid side {side!r}: expected BUY or SELL")
+            token_id = self._token(item.get("token_id"))
+            market = self.exchange.market_for_token(token_id)
+            bid, ask = market.book.best(market.token_index(token_id))
+            best = bid if side == "BUY" else ask
+            out.setdefault(token_id, {})[side] = render.optional_price(best)
+        return Response(200, out)
+
+    def midpoints(self, request: Request) -> Response:
+        out: dict[str, str] = {}
+        for item in self._book_params(request):
+            token_id = self._token(item.get("token_id"))
+            market = self.exchange.market_for_token(token_id)
+            bid, ask = market.book.best(market.token_index(token_id))
+            out[token_id] = "" if bid is None or ask is None else format_trimmed((bid + ask) // 2)
+        return Response(200, out)
+
+    def _book_params(self, request: Request) -> list[dict[str, Any]]:
+        items = loads(request.body or b"[]", what=f"POST {request.path} body")
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise HttpError(400, "Invalid payload: expected a list of {token_id, side?}")
+        if len(items) > MAX_BOOKS_PER_REQUEST:
+            raise HttpError(400, "Payload exceeds the limit")
+        return items
 
     def tick_size(self, request: Request) -> Response:
         market = self.exchange.market_for_token(self._token(request.query.get("token_id")))
@@ -624,6 +661,10 @@ _ROUTES: dict[tuple[str, str], _Handler] = {
     ("POST", "/books"): ClobApp.books,
     ("GET", "/price"): ClobApp.price,
     ("GET", "/midpoint"): ClobApp.midpoint,
+    ("POST", "/prices"): ClobApp.prices,
+    ("POST", "/midpoints"): ClobApp.midpoints,
+    ("GET", "/spread"): ClobApp.spread,
+    ("GET", "/last-trade-price"): ClobApp.last_trade_price,
     ("GET", "/tick-size"): ClobApp.tick_size,
     ("GET", "/neg-risk"): ClobApp.neg_risk,
     ("GET", "/fee-rate"): ClobApp.fee_rate,
