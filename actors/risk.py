@@ -360,11 +360,14 @@ class RiskActor:
                 return self._deny(m, DenyReason.INSUFFICIENT_BALANCE,
                                   f"{venue.value}: {usd(venue_cost)} needed, {usd(free)} free")
         now = trio.current_time()
-        orders_last_minute = sum(1 for t in self._orders if t > now - 60.0)
+        for window, horizon in ((self._orders, 60.0), (self._trades, 3600.0)):
+            while window and window[0] <= now - horizon:
+                window.popleft()
+        orders_last_minute = len(self._orders)
         if orders_last_minute + len(m.legs) > self.limits.max_orders_per_minute:
             return self._deny(m, DenyReason.ORDER_RATE,
                               f"{orders_last_minute} orders in the last minute")
-        trades_last_hour = sum(1 for t in self._trades if t > now - 3600.0)
+        trades_last_hour = len(self._trades)
         if trades_last_hour + 1 > self.limits.max_trades_per_hour:
             return self._deny(m, DenyReason.TRADE_RATE, f"{trades_last_hour} trades in the last hour")
         shared = self._claim_account_share(m, cost, by_venue)
