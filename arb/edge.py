@@ -38,8 +38,10 @@
 #
 # Venue facts relied on (docs/venues.md A3, A8, B4.4, B7, C; design.md section 1):
 # - Kalshi: asks are implied from the other outcome's bids; whole contracts unless the market
-#   allows fractional (0.01) counts; prices on the market's price_ranges grid; fee per order
-#   rounded up to the cent (fees.fee_upper_bound) plus the cent rounding of the balance debit.
+#   allows fractional (0.01) counts; prices on the market's price_ranges grid; fee per order =
+#   fees.fee_upper_bound over one fill per level walked (each fill's fee up to $0.0001, the
+#   order's total up to the cent) plus the cent rounding of the balance debit: never below what
+#   the exchange's per-fill model debits for those fills (tests/test_fees.py).
 # - Polymarket: taker fee per match rounded up to 0.00001 (fees.poly_fee); prices on the tick and
 #   within [tick, 1 - tick]; at least ``min_order_size`` shares and $1 notional; a FOK/FAK buy is
 #   rejected unless price x size has <= 2 decimals, so only such sizes are chosen (shares on the
@@ -60,7 +62,7 @@ import attrs
 
 from arb.book import KalshiBook, Level, PolyBook
 from arb.domain import Instrument, Outcome, Side, Venue
-from arb.fees import FeeError, check_poly_schedule, kalshi_rate
+from arb.fees import CENTICENT, POLY_FEE_UNIT, FeeError, check_poly_schedule, kalshi_rate
 from arb.money import CENT, SCALE, Money, Price, Qty
 from arb.pairs import MarketPair, PriceBand
 
@@ -75,6 +77,8 @@ _KALSHI_FRACTIONAL_STEP = 10_000
 _ONE_DOLLAR_NOTIONAL = SCALE * SCALE
 _KALSHI_FEE_EXP = 4
 """kalshi_fee_numerator / SCALE**4 = micro-dollars."""
+_KALSHI_FILL_FEE_STEP = CENTICENT
+_POLY_FEE_STEP = POLY_FEE_UNIT
 
 
 class Kind(enum.StrEnum):
@@ -206,9 +210,11 @@ class _Leg:
     """Cost at SCALE**2 (price x qty) of the levels before each index."""
     fee_rates: list[int]
     fee_unit: int
-    """Kalshi: the cent over the fee numerators' denominator; Polymarket: the denominator."""
+    """Denominator of ``fee_rates`` x qty (SCALE**fee_exp), giving micro-dollars."""
+    fee_step: int
+    """Each fill's fee is rounded up to this: $0.0001 (Kalshi), $0.00001 (Polymarket)."""
     cum_fee: list[int]
-    """Kalshi: exact fee numerators of the levels before; Polymarket: their rounded fees."""
+    """Rounded fees of the levels before each index (one fill per level)."""
     marginal: list[int]
     """Exact cost per micro-contract at each level (price + fee) at the pair's common scale."""
     cum_marginal: list[int]
@@ -231,11 +237,10 @@ class _Leg:
         level = bisect_left(cum_qty, qty) - 1
         partial = qty - cum_qty[level]
         cost = -(-(self.cum_cost[level] + self.prices[level] * partial) // SCALE)
+        fee = self.cum_fee[level] + _ceil_fee(self.fee_rates[level] * partial, self.fee_unit,
+                                              self.fee_step)
         if self.kalshi:
-            fee_num = self.cum_fee[level] + self.fee_rates[level] * partial
-            fee = -(-fee_num // self.fee_unit) * CENT - cost % -CENT
-        else:
-            fee = self.cum_fee[level] + _ceil_fee(self.fee_rates[level] * partial, self.fee_unit)
+            fee = -(-fee // CENT) * CENT - cost % -CENT
         return level, self.limits[level], cost, fee
 
     def exact(self, qty: int) -> int:
@@ -288,6 +293,7 @@ def _build_leg(instrument: Instrument, kalshi: bool, rates: _Rates, levels: list
     price_mult = SCALE ** (rates.z - 1)
     fee_mult = SCALE ** (rates.z - fee_exp)
     fee_rate = rates.fee_rate
+    fee_step = _KALSHI_FILL_FEE_STEP if kalshi else _POLY_FEE_STEP
     prices: list[int] = []
     fee_rates: list[int] = []
     marginal: list[int] = []
@@ -301,20 +307,19 @@ def _build_leg(instrument: Instrument, kalshi: bool, rates: _Rates, levels: list
         marginal.append(m)
         q += size
         cost += price * size
-        fee += rate * size if kalshi else _ceil_fee(rate * size, denominator)
+        fee += _ceil_fee(rate * size, denominator, fee_step)
         exact += m * size
         cum_qty.append(q)
         cum_cost.append(cost)
         cum_fee.append(fee)
         cum_marginal.append(exact)
-    return _Leg(instrument, kalshi, prices, limits, cum_qty, cum_cost, fee_rates,
-                denominator * CENT if kalshi else denominator, cum_fee, marginal, cum_marginal,
-                poly_min_qty, received_at)
+    return _Leg(instrument, kalshi, prices, limits, cum_qty, cum_cost, fee_rates, denominator,
+                fee_step, cum_fee, marginal, cum_marginal, poly_min_qty, received_at)
 
 
-def _ceil_fee(numerator: int, denominator: int) -> int:
-    """Polymarket fee rounding: up to $0.00001 (10 micro-dollars)."""
-    return -(-numerator // (denominator * 10)) * 10
+def _ceil_fee(numerator: int, denominator: int, step: int) -> int:
+    """``numerator / denominator`` micro-dollars rounded up to a multiple of ``step``."""
+    return -(-numerator // (denominator * step)) * step
 
 
 _Priced = tuple[int, int | None, int, int]

@@ -18,15 +18,23 @@
 # - Kalshi ``flat`` is the "specific trading fees" table of the fee-schedule PDF, which venues.md
 #   does not reproduce: we refuse it with FeeError rather than guess (a pair with an unknown fee
 #   is not traded, reliability.md #22).
-# - Kalshi's exchange actually charges per fill (A8.2): the model fee rounded up to $0.0001, then
-#   the balance change floored to the member's precision ($0.01, or $0.0001 for direct members),
-#   the floor's overpayment kept in a per-order accumulator that refunds whole cents. The doc says
-#   the rebate comes "once the accumulated rounding exceeds $0.01" and that the net fee is never
-#   negative; we read "exceeds" as "reaches" (so the order's total equals a single equivalent
-#   fill, the stated purpose) and cap a fill's rebate at that fill's own fee + rounding.
+# - Kalshi's exchange actually charges per fill (A8.2, and its source, docs.kalshi.com
+#   getting_started/fee_rounding): the model fee rounded up to $0.0001, then the balance change
+#   floored to the member's precision ($0.01, or $0.0001 for direct members), the floor's
+#   overpayment kept in a per-order accumulator that refunds one cent whenever it reaches $0.01.
+#   The page's three worked tables are tests. Two readings: "once the accumulated rounding
+#   exceeds $0.01" is taken as "reaches" (then the order's total equals a single equivalent fill,
+#   the page's stated purpose); and the rebate is never deferred, so a fill of sub-cent revenue
+#   can show a slightly negative net fee, which the page's parenthetical "always >= $0.00" rules
+#   out but its own mechanics and purpose require (its tables never hit that case).
 #   ``KalshiFeeAccumulator`` implements it for the simulator and the paper venue.
-# - For edge, ``fee_upper_bound``: the whole-cent round-up of the order's total model fee, the
-#   bound A8.2 itself recommends.
+# - For edge, ``fee_upper_bound``: the order's per-fill trade fees (each rounded up to $0.0001)
+#   summed and rounded up to the whole cent. With the accumulator above an order's total debit is
+#   ceil_cent(cost + trade fees) <= ceil_cent(cost) + fee_upper_bound, with equality for whole-
+#   cent prices and whole contracts (property-tested). It equals venues.md's "ceil_to_cent per
+#   order" for one fill; for several fills it can be one cent higher, which the plain per-order
+#   round-up would miss. Each extra match at one price level may add up to $0.0001 more, so
+#   ``fills`` should list the expected matches (one per level is what edge assumes).
 # - Polymarket (V2, B7): takers pay ``C * r * (p * (1 - p)) ** e`` per match, makers nothing. The
 #   rounding is UNCERTAIN; we round UP to 5 decimals (0.00001 pUSD, as nautilus does) so the
 #   estimate is never below the real charge at 4 or 5 decimals. We treat the fee as paid in pUSD
@@ -137,14 +145,13 @@ def kalshi_fee(schedule: KalshiFeeSchedule, price: Price, qty: Qty, *,
 
 def fee_upper_bound(schedule: KalshiFeeSchedule, fills: Iterable[tuple[Price, Qty]], *,
                     maker: bool = False) -> Money:
-    """Safe Kalshi fee for one order filling at several prices: the sum of the model fees of its
-    fills, rounded up to the whole cent once (venues.md A8.2)."""
-    rate = kalshi_rate(schedule, maker=maker)
-    numerator = 0
+    """Safe Kalshi fee for one order: each fill's trade fee (rounded up to $0.0001, as the
+    exchange does) summed, then rounded up to the whole cent (venues.md A8.2). For a single fill
+    this is the published ``ceil_to_cent(0.07 * C * P * (1 - P))``."""
+    total = 0
     for price, qty in fills:
-        _check_level(price, qty, "kalshi fee")
-        numerator += kalshi_fee_numerator(rate, price, qty)
-    return _ceil_micro_to(numerator, KALSHI_FEE_DENOMINATOR, CENT)
+        total += kalshi_trade_fee(schedule, price, qty, maker=maker)
+    return Money(div_round(total, CENT, Round.UP) * CENT)
 
 
 def kalshi_trade_fee(schedule: KalshiFeeSchedule, price: Price, qty: Qty, *,
@@ -170,7 +177,7 @@ class KalshiFillCharge:
 
     @property
     def net_fee(self) -> Money:
-        """trade fee + rounding fee - rebate (never negative)."""
+        """trade fee + rounding fee - rebate."""
         return Money(self.trade_fee + self.rounding_fee - self.rebate)
 
 
@@ -179,7 +186,7 @@ class KalshiFeeAccumulator:
     """The per-order fee accumulator of Kalshi's exact fee model (one instance per order).
 
     Keeps the accumulated rounding overpayment across the order's fills, maker and taker alike,
-    and refunds whole cents once it reaches $0.01.
+    and refunds a cent whenever it reaches $0.01, so it always ends below $0.01.
     """
 
     schedule: KalshiFeeSchedule
@@ -194,20 +201,25 @@ class KalshiFeeAccumulator:
         Revenue is ``-price * qty`` for a buyer and ``+price * qty`` for a seller.
         """
         _check_level(price, qty, "kalshi fill")
-        trade_fee = kalshi_trade_fee(self.schedule, price, qty, maker=maker)
         notional = price * qty
         if notional % SCALE:
             raise FeeError(f"kalshi fill {format_trimmed(qty)} @ {format_trimmed(price)}: "
                            f"notional is finer than one micro-dollar")
         revenue = -(notional // SCALE) if buy else notional // SCALE
+        return self.apply(Money(revenue),
+                          kalshi_trade_fee(self.schedule, price, qty, maker=maker))
+
+    def apply(self, revenue: Money, trade_fee: Money) -> KalshiFillCharge:
+        """The rounding mechanics for one fill, given its signed revenue and its trade fee
+        (already rounded up to $0.0001)."""
         exact_change = revenue - trade_fee
-        floored = div_round(exact_change, self.balance_precision, Round.DOWN) * \
-            self.balance_precision
+        precision = self.balance_precision
+        floored = div_round(exact_change, precision, Round.DOWN) * precision
         rounding_fee = exact_change - floored
         accumulated = self.accumulated + rounding_fee
-        rebate = min(accumulated // CENT, (trade_fee + rounding_fee) // CENT) * CENT
+        rebate = CENT if accumulated >= CENT else 0
         self.accumulated = Money(accumulated - rebate)
-        return KalshiFillCharge(trade_fee=Money(trade_fee), rounding_fee=Money(rounding_fee),
+        return KalshiFillCharge(trade_fee=trade_fee, rounding_fee=Money(rounding_fee),
                                 rebate=Money(rebate), balance_change=Money(floored + rebate))
 
 
