@@ -162,7 +162,8 @@ class LegRunner:
                         f"{self.venue.value} trade {fill.trade_id} failed after matching: "
                         f"voided on {self.intent.instrument} ({self.intent.pair_id})",
                         (("trade_id", fill.trade_id), ("client_id", self.intent.client_id),
-                         ("venue_order_id", self.leg.venue_order_id or ""))))
+                         ("venue_order_id", self.leg.venue_order_id or ""),
+                         ("execution", self.intent.execution_id))))
 
     def _sync_exposure(self) -> None:
         filled = self.leg.filled_qty
@@ -179,9 +180,11 @@ class LegRunner:
         self._risk_qty = filled
 
     async def flush(self) -> None:
-        """Send the queued risk casts, in order."""
+        """Send the queued risk casts, in order. A cast interrupted by cancellation stays
+        queued (a send that raises Cancelled did not deliver) for the shielded final flush."""
         while self._pending:
-            await self.risk.cast(self._pending.pop(0))
+            await self.risk.cast(self._pending[0])
+            self._pending.pop(0)
 
     def _on_result(self, result: OrderResult) -> None:
         if self._watch.venue_order_id is None:
