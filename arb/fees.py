@@ -36,9 +36,11 @@
 #   round-up would miss. Each extra match at one price level may add up to $0.0001 more, so
 #   ``fills`` should list the expected matches (one per level is what edge assumes).
 # - Polymarket (V2, B7): takers pay ``C * r * (p * (1 - p)) ** e`` per match, makers nothing. The
-#   rounding is UNCERTAIN; we round UP to 5 decimals (0.00001 pUSD, as nautilus does) so the
-#   estimate is never below the real charge at 4 or 5 decimals. We treat the fee as paid in pUSD
-#   (the V2 client adds it to the USDC amount of market buys); older docs took buy fees in shares.
+#   rounding is UNCERTAIN; we round UP to 5 decimals (0.00001 pUSD, as nautilus does): never
+#   below a venue that rounds to nearest or up at 5 decimals; one that rounded up at 4 decimals
+#   (the older docs' precision) could charge up to $0.00009 more per match. We treat the fee as
+#   paid in pUSD (the V2 client adds it to the USDC amount of market buys); older docs took buy
+#   fees in shares, which would leave a buyer slightly short of the shares ordered.
 from __future__ import annotations
 
 from collections.abc import Iterable
