@@ -49,6 +49,12 @@ class PairBooks:
             return self.poly_no
         raise ValueError(f"{self.pair.pair_id}: {instrument} is not one of this pair's tokens")
 
+    def received_at(self, instrument: Instrument) -> float:
+        """Feed time of the last update of ``instrument``'s book."""
+        if instrument.venue is Venue.KALSHI:
+            return self.kalshi.received_at
+        return self._poly(instrument).received_at
+
     def best_ask(self, instrument: Instrument) -> Level | None:
         if instrument.venue is Venue.KALSHI:
             return self.kalshi.best_ask(instrument.kalshi_outcome)

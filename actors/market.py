@@ -10,7 +10,8 @@
 #
 # Chosen approach: the actor is a single loop. It sleeps on its conflating mailbox (latest value
 # wins, see ``actors.router``) or a periodic scan timer, then runs one step: gates (pair tradable,
-# not blacklisted, feeds live, all three books fresh and valid, fees known), detection, a
+# not blacklisted, feeds live, all three books fresh and valid, fees known), detection graded by
+# the operator's quality gate (``arb.quality``), a
 # reservation call to the risk actor, a re-price against the current books after that await (a
 # vanished or worse edge counts as "expired", not an error), the trade-log row, and the execution
 # itself, inline. Because the loop is busy while an execution runs, a second execution on this
@@ -38,13 +39,14 @@ from actors.execution import Execution, ExecutionParams, plan_legs, still_valid
 from actors.legs import CLEANUP_S, OrderDesk, OrderTag
 from actors.messages import Denied, DenyReason, ExecutionFinished, ExecutionOutcome, UnwindFailed
 from actors.router import Changes, Mailbox
-from arb import edge
+from arb import edge, tradelog
 from arb.domain import Venue
 from arb.edge import Opportunity
 from arb.fees import FeeError
 from arb.ledger import ExecutionStart
 from arb.money import SCALE, Qty
 from arb.pairs import MarketPair
+from arb.quality import Confidence, QualityGate, assess
 from arb.venues.protocol import FeedHealth, FeedState
 
 Detector = Callable[[MarketPair, PairBooks], Opportunity | None]
@@ -68,6 +70,9 @@ class MarketParams:
     scan_interval_s: float = 1.0
     """Full re-detection this often even without book changes (safety net, counted)."""
     execution: ExecutionParams = ExecutionParams()
+    gate: QualityGate = QualityGate()
+    """The operator's minimums on a detection (edge, book age, slippage, fill probability,
+    confidence); a detection failing one is counted as filtered by its reason."""
     mismatch_limit: int = 3
     mismatch_window_s: float = 3600.0
     blacklist_s: float = 1800.0
@@ -91,6 +96,7 @@ class MarketStatistics:
     """Steps run per trigger: ``change`` (mailbox) or ``scan`` (timer)."""
     skipped: dict[str, int]
     detections: int
+    filtered: dict[str, int]
     denied: dict[DenyReason, int]
     expired: int
     outcomes: dict[ExecutionOutcome, int]
@@ -113,6 +119,7 @@ class MarketActor:
     blacklisted_until: float | None = None
     triggers: collections.Counter[str] = attrs.field(factory=collections.Counter)
     skipped: collections.Counter[str] = attrs.field(factory=collections.Counter)
+    filtered: collections.Counter[str] = attrs.field(factory=collections.Counter)
     denied: collections.Counter[DenyReason] = attrs.field(factory=collections.Counter)
     outcomes: collections.Counter[ExecutionOutcome] = attrs.field(factory=collections.Counter)
     _health: dict[Venue, FeedHealth] = attrs.field(factory=dict)
@@ -165,6 +172,13 @@ class MarketActor:
         if opportunity is None:
             return
         self.detections += 1
+        assessment = assess(opportunity, now=trio.current_time(), received_at=(
+            self.books.received_at(opportunity.legs[0].instrument),
+            self.books.received_at(opportunity.legs[1].instrument)))
+        verdict = self.params.gate.check(assessment)
+        if not verdict.passed:
+            self.filtered[verdict.reason] += 1
+            return
         try:
             legs = plan_legs(self.pair, opportunity)
         except FeeError:
@@ -179,15 +193,21 @@ class MarketActor:
         tag = OrderTag(execution_id, self.pair.pair_id, self.pair.event_key)
         execution = Execution(self.desk, tag, self.pair, self.books, opportunity,
                               self.params.execution)
+        start = ExecutionStart(
+            execution_id, self.pair.pair_id, kind_name(opportunity.kind), opportunity.qty,
+            opportunity.profit, assessment.fill_probability_pct * SCALE // 100,
+            assessment.confidence.rank * SCALE // Confidence.HIGH.rank)
+        detection = tradelog.detection(self.pair, opportunity, assessment)
         recorded = False
         try:
             if self.blocked() is not None or not still_valid(
                     opportunity, self.detect(self.pair, self.books)):
                 self.expired += 1
                 execution.outcome = ExecutionOutcome.EXPIRED
+                self.desk.ledger.record_aborted(start, detection, "expired",
+                                                "edge gone when re-priced before sending")
                 return
-            self.desk.ledger.record_execution(ExecutionStart(
-                execution_id, self.pair.pair_id, kind_name(opportunity.kind), opportunity.qty, opportunity.profit, SCALE, SCALE))
+            self.desk.ledger.record_attempt(start, detection)
             recorded = True
             await execution.run()
         finally:
@@ -225,5 +245,6 @@ class MarketActor:
 
     def statistics(self) -> MarketStatistics:
         return MarketStatistics(self.pair.pair_id, dict(self.triggers), dict(self.skipped),
-                                self.detections, dict(self.denied), self.expired,
+                                self.detections, dict(self.filtered), dict(self.denied),
+                                self.expired,
                                 dict(self.outcomes), self.mismatches, self.blacklisted_until)

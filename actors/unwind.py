@@ -40,7 +40,6 @@ from actors.messages import ExecutionOutcome, LossRealised, UnwindFailed
 from arb import orders
 from arb.domain import Instrument, Side, TimeInForce, Venue
 from arb.fees import kalshi_fee, poly_fee
-from arb.ledger import LedgerError
 from arb.money import CENT, Money, Price, Qty, Round, format_trimmed, mul
 from arb.pairs import MarketPair
 from arb.venues.protocol import OrderRequest, Rejected
@@ -145,7 +144,9 @@ class Repair:
         if self.loss > 0:
             await self.desk.risk.cast(LossRealised(self.tag.execution_id, self.pair.pair_id,
                                                    self.loss, "one-sided fill repair"))
-            self._book_pnl(Money(-self.loss), "one-sided fill repair")
+        if completed or sold:
+            self._book_repair(Qty(completed + sold), f"completed {format_trimmed(completed)}, "
+                                                     f"sold {format_trimmed(sold)}")
         if unknown:
             outcome = ExecutionOutcome.UNRESOLVED
         elif left > 0:
@@ -164,12 +165,10 @@ class Repair:
                 f"sold {format_trimmed(sold)}), loss ${format_trimmed(self.loss)}"))
         return RepairResult(outcome, completed, sold, left, self.loss)
 
-    def _book_pnl(self, amount: Money, reason: str) -> None:
-        try:
-            self.desk.ledger.add_realised_pnl(self.tag.execution_id, amount, reason)
-        except LedgerError as err:
-            self.desk.alerts.publish(Alert("ledger_pnl_missing", Severity.CRITICAL,
-                                           f"{self.pair.pair_id}: {err}"))
+    def _book_repair(self, qty: Qty, reason: str) -> None:
+        """The repair and its realised P&L in the trade log (the execution row exists)."""
+        self.desk.ledger.record_unwind(self.tag.execution_id, self.over.instrument, qty,
+                                       Money(-self.loss), reason)
 
     async def _complete(self, excess: Qty) -> tuple[Qty, bool]:
         """Buy the missing instrument if the completed pair's loss stays within the cap."""

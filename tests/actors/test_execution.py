@@ -16,6 +16,7 @@ from actor_fakes import (
     make_pair,
     open_rig,
     quote,
+    touch,
 )
 
 from actors.execution import ExecutionParams
@@ -166,7 +167,9 @@ async def test_stale_book_blocks_detection(tmp_path, autojump_clock):
         quote(books, poly_yes_ask=40, kalshi_no_ask=50)
         actor = rig.market(pair, books, MarketParams(max_book_age_s=2.0, scan_interval_s=1.0))
         await rig.nursery.start(actor.serve)
-        await trio.sleep(1.5)  # the first periodic scan (t = 1.0) finds and takes the edge
+        await trio.sleep(0.9)
+        touch(books)
+        await trio.sleep(0.6)  # the first periodic scan (t = 1.0) finds and takes the edge
         assert actor.outcomes == {ExecutionOutcome.HEDGED: 1}
         assert actor.triggers == {"scan": 1}
         no_arb(books)
@@ -557,3 +560,38 @@ async def test_repeated_mismatches_blacklist_the_pair(tmp_path, autojump_clock):
         quote(books, poly_yes_ask=40, kalshi_no_ask=50, router=rig.router)
         await rig.settle()
         assert actor.outcomes == {ExecutionOutcome.UNWOUND: 2, ExecutionOutcome.HEDGED: 1}
+
+
+async def test_quality_gate_filters_and_expired_attempts_are_logged(tmp_path, autojump_clock):
+    """A detection on a book 1.5 s old (still within the 2 s max age) has a fill probability
+    below the operator's minimum: filtered by reason, nothing reserved or sent. An expired
+    attempt is in the trade log with its detection."""
+    async with open_rig(tmp_path) as rig:
+        pair = make_pair()
+        books = make_books(pair)
+        quote(books, poly_yes_ask=40, kalshi_no_ask=50)
+        actor = rig.market(pair, books, ONLY_CHANGES)
+        await rig.nursery.start(actor.serve)
+        await trio.sleep(1.5)
+        rig.router.book_changed(Venue.KALSHI, pair.kalshi.ticker)
+        await rig.settle(1.0)
+        assert actor.filtered == {"low_fill_probability": 1}
+        assert rig.risk.granted == 0 and rig.timeline == []
+
+        detect = edge_detector(EdgeParams())
+        calls = []
+
+        def moving_detector(p, b):
+            found = detect(p, b)
+            calls.append(found)
+            if len(calls) == 1:
+                no_arb(b)
+            return found
+
+        actor.detect = moving_detector
+        quote(books, poly_yes_ask=40, kalshi_no_ask=50, router=rig.router)
+        await rig.settle(1.0)
+        [entry] = rig.ledger.trade_log()
+        assert entry.record.outcome == "expired" and entry.detection is not None
+        assert entry.detection.fill_probability_pct == 81  # 90% x 90%: each takes its best level
+        assert entry.detection.confidence == "high"

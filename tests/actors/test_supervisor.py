@@ -47,7 +47,7 @@ def keep_fresh(specs):
             for s in specs:
                 for book in (s.books.kalshi, s.books.poly_yes, s.books.poly_no):
                     book.received_at = trio.current_time()
-            await trio.sleep(0.5)
+            await trio.sleep(0.05)
     return run
 
 
@@ -64,7 +64,9 @@ async def test_breaker_trip_mid_leg_cancels_everything_and_reconciles(tmp_path, 
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(trip)
+            nursery.start_soon(keep_fresh(specs))
             shutdown = await bot.supervisor.run(handle_signals=False)
+            nursery.cancel_scope.cancel()
         assert trio.current_time() == 2.0
         assert shutdown.halted
         assert shutdown.reason == ("breaker halted: 5 consecutive errors, last: err 4 (ops)")
@@ -134,7 +136,9 @@ async def test_signals_take_the_trip_path_and_a_second_exits_at_once(tmp_path, a
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(signals)
+            nursery.start_soon(keep_fresh([s]))
             shutdown = await bot.supervisor.run(handle_signals=False)
+            nursery.cancel_scope.cancel()
         assert trio.current_time() == 5.0  # the second signal abandoned the cleanup
         assert shutdown.reason == "signal SIGTERM" and not shutdown.halted
         assert shutdown.cancelled == {} and shutdown.reconciled is None
