@@ -11,7 +11,7 @@ auth headers are built, and the venue then answers "filled" at once.
 Printed per phase (median, p99, max, in microseconds):
   detection   edge.best on the pair's three books
   risk call   Reserve -> Granted round trip through the risk actor's inbox
-  ledger      re-price + trade-log row + both intents (fsync per commit)
+  re-price+ledger  quality grade, re-price, trade-log row and both intents (fsync each)
   prepare     both legs' prepare (signing and request building)
   auth        both requests' auth headers (Kalshi RSA-PSS, Polymarket HMAC)
   total       detection start -> both legs sent
@@ -167,7 +167,7 @@ def make_world() -> tuple[MarketPair, PairBooks]:
 def report(name: str, samples_ns: list[int]) -> None:
     us = sorted(s / 1000 for s in samples_ns)
     p99 = us[min(len(us) - 1, int(len(us) * 0.99))]
-    print(f"{name:<10} median {statistics.median(us):9.1f} us   p99 {p99:9.1f} us   "
+    print(f"{name:<16} median {statistics.median(us):9.1f} us   p99 {p99:9.1f} us   "
           f"max {us[-1]:9.1f} us")
 
 
@@ -211,7 +211,7 @@ async def run(n: int, ledger_dir: Path) -> None:
         actor = MarketActor(pair, books, BookRouter().subscribe(books.keys), timed_detect, desk,
                             MarketParams(max_book_age_s=1e9), lambda: f"b{next(ids)}")
         rows: dict[str, list[int]] = {k: [] for k in
-                                      ("detection", "risk call", "ledger", "prepare", "auth",
+                                      ("detection", "risk call", "re-price+ledger", "prepare", "auth",
                                        "total")}
         async with trio.open_nursery() as nursery:
             await nursery.start(risk.serve)
@@ -223,6 +223,9 @@ async def run(n: int, ledger_dir: Path) -> None:
                 clock.marks.clear()
                 clock.prepare_ns = clock.auth_ns = 0
                 clock.sent.clear()
+                now = trio.current_time()
+                for book in (books.kalshi, books.poly_yes, books.poly_no):
+                    book.received_at = now  # a live feed
                 await actor.step("change")
                 if len(clock.sent) != 2:
                     raise SystemExit(f"iteration {i}: {len(clock.sent)} legs sent; "
@@ -235,7 +238,7 @@ async def run(n: int, ledger_dir: Path) -> None:
                 rows["risk call"].append(m["risk_end"] - m["risk_start"])
                 rows["prepare"].append(clock.prepare_ns)
                 rows["auth"].append(clock.auth_ns)
-                rows["ledger"].append(total - rows["detection"][-1] - rows["risk call"][-1]
+                rows["re-price+ledger"].append(total - rows["detection"][-1] - rows["risk call"][-1]
                                       - clock.prepare_ns - clock.auth_ns)
                 rows["total"].append(total)
             nursery.cancel_scope.cancel()
