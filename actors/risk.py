@@ -159,6 +159,7 @@ class RiskActor:
     _balances: dict[Venue, Money] = attrs.field(factory=dict)
     _status: dict[Venue, VenueStatus] = attrs.field(factory=dict)
     _balance_alerted: set[Venue] = attrs.field(factory=set)
+    _persisted: RiskRecord | None = None
     _orders: collections.deque[float] = attrs.field(init=False)
     _trades: collections.deque[float] = attrs.field(init=False)
 
@@ -187,6 +188,7 @@ class RiskActor:
         if saved is None:
             self._persist()
             return
+        self._persisted = saved
         self.breaker, self.reason = saved.state, saved.reason
         self.consecutive_errors = saved.consecutive_errors
         self.consecutive_losses = saved.consecutive_losses
@@ -213,10 +215,14 @@ class RiskActor:
             self._committed[key] = Money(max(0, self._committed.get(key, 0) + change))
 
     def _persist(self) -> None:
-        self.ledger.save_risk_state(RiskRecord(
+        """Write the persisted state if it changed (each write is a durable commit)."""
+        record = RiskRecord(
             state=self.breaker, reason=self.reason, day=self.day, daily_loss=self.daily_loss,
             consecutive_errors=self.consecutive_errors,
-            consecutive_losses=self.consecutive_losses))
+            consecutive_losses=self.consecutive_losses)
+        if record != self._persisted:
+            self.ledger.save_risk_state(record)
+            self._persisted = record
 
     def handle(self, message: RiskMessage) -> None:
         """Apply one message. Synchronous: nothing else runs between check and update."""
