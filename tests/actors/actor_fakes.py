@@ -353,7 +353,7 @@ def quote(books: PairBooks, *, poly_yes_ask: int, kalshi_no_ask: int, size: int 
             router.book_changed(venue, key)
 
 
-def touch(books: PairBooks, router: BookRouter | None = None) -> None:
+def touch(books: PairBooks) -> None:
     """Refresh every book's receive time (a quiet but live feed)."""
     now = trio.current_time()
     for book in (books.kalshi, books.poly_yes, books.poly_no):

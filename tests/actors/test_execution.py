@@ -595,3 +595,29 @@ async def test_quality_gate_filters_and_expired_attempts_are_logged(tmp_path, au
         assert entry.record.outcome == "expired" and entry.detection is not None
         assert entry.detection.fill_probability_pct == 81  # 90% x 90%: each takes its best level
         assert entry.detection.confidence == "high"
+
+
+async def test_transient_failure_is_resent_with_the_same_ids(tmp_path, autojump_clock):
+    """Reliability #6: nothing reached the venue (429 before sending): one retry with the same
+    client id after a backoff; a second failure withdraws the leg (NOT_PLACED) and counts an
+    error, and the other leg's fill is repaired."""
+    async with open_rig(tmp_path) as rig:
+        pair = make_pair()
+        books = make_books(pair)
+        quote(books, poly_yes_ask=40, kalshi_no_ask=50)
+        actor = rig.market(pair, books, ONLY_CHANGES)
+        await rig.nursery.start(actor.serve)
+        rig.poly.script(Answer(Act.TRANSIENT, reason="429 too many requests"))
+        rig.router.book_changed(Venue.KALSHI, pair.kalshi.ticker)
+        await rig.settle()
+        sends = [(t, cid) for t, op, cid in rig.submits() if op == "polymarket submit"]
+        assert sends == [(0.0, "tT1-1-a"), (0.2, "tT1-1-a")]
+        assert actor.outcomes == {ExecutionOutcome.HEDGED: 1}
+
+        rig.poly.script(Answer(Act.TRANSIENT), Answer(Act.TRANSIENT))
+        quote(books, poly_yes_ask=40, kalshi_no_ask=50, router=rig.router)
+        await rig.settle()
+        stored = rig.ledger.intent("tT1-2-a")
+        assert stored.state is LegState.NOT_PLACED
+        assert rig.risk.consecutive_errors == 1
+        assert actor.outcomes[ExecutionOutcome.UNWOUND] == 1

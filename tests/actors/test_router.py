@@ -4,9 +4,19 @@ from __future__ import annotations
 import trio
 import trio.testing
 
+from actors.fills import FillRouter, serve_user_events
 from actors.router import BookRouter, Changes
-from arb.domain import Venue
-from arb.venues.protocol import FeedHealth, FeedState
+from arb.domain import Instrument, Side, Venue
+from arb.ledger import Ledger
+from arb.money import Money, Price, Qty
+from arb.venues.protocol import (
+    FeedHealth,
+    FeedState,
+    Fill,
+    FillStatus,
+    OrderResult,
+    OrderStatus,
+)
 
 K1, K2 = (Venue.KALSHI, "KX-1"), (Venue.KALSHI, "KX-2")
 Y1, N1 = (Venue.POLYMARKET, "yes-1"), (Venue.POLYMARKET, "no-1")
@@ -75,3 +85,33 @@ async def test_unsubscribed_mailbox_gets_nothing():
     changes = b.take_nowait()
     assert changes.keys == frozenset({K1}) and changes.health[0].state is FeedState.DOWN
     assert router.statistics().subscribers == 1
+
+
+async def test_user_stream_fills_reach_the_ledger_and_the_watching_leg(tmp_path):
+    """A venue's user stream: fills are recorded idempotently and handed to the order's watch;
+    fills of unwatched orders are only recorded."""
+    inst = Instrument.polymarket("0xc", "tok")
+
+    def fill(trade: str, order: str, status: FillStatus) -> Fill:
+        return Fill(Venue.POLYMARKET, trade, order, None, inst, Side.BUY, Price(400_000),
+                    Qty(5_000_000), Money(0), True, status, 0)
+
+    events = [fill("t1", "0xh1", FillStatus.PROVISIONAL),
+              OrderResult("0xh1", None, OrderStatus.FILLED, Qty(5_000_000), None, Money(0)),
+              fill("t1", "0xh1", FillStatus.PROVISIONAL),
+              fill("t1", "0xh1", FillStatus.FAILED),
+              fill("t2", "0xother", FillStatus.CONFIRMED)]
+
+    async def stream():
+        for event in events:
+            yield event
+
+    with Ledger.open(tmp_path / "l.sqlite", mode="paper") as ledger:
+        router = FillRouter(ledger)
+        watch = router.watch(Venue.POLYMARKET, "c-1", "0xh1")
+        await serve_user_events(stream(), router)
+        assert [f.status for f in watch.take_nowait()] == [
+            FillStatus.PROVISIONAL, FillStatus.PROVISIONAL, FillStatus.FAILED]
+        assert (router.observed, router.duplicates, router.unwatched) == (4, 1, 1)
+        assert {f.trade_id: f.status for f in ledger.fills()} == {
+            "t1": FillStatus.FAILED, "t2": FillStatus.CONFIRMED}
