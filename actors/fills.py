@@ -14,7 +14,7 @@ from collections.abc import AsyncIterable
 import attrs
 import trio
 
-from arb.domain import Venue
+from arb.domain import Instrument, Venue
 from arb.ledger import Ledger
 from arb.venues.protocol import Fill, OrderResult
 
@@ -29,6 +29,7 @@ class FillWatch:
     venue: Venue
     client_id: str
     venue_order_id: str | None
+    instrument: Instrument | None = None
     overflowed: int = 0
     _queue: collections.deque[Fill] = attrs.field(factory=collections.deque)
     _wakeup: trio.Event = attrs.field(factory=trio.Event)
@@ -60,8 +61,9 @@ class FillRouter:
     _by_client: dict[tuple[Venue, str], FillWatch] = attrs.field(factory=dict)
     _by_order: dict[tuple[Venue, str], FillWatch] = attrs.field(factory=dict)
 
-    def watch(self, venue: Venue, client_id: str, venue_order_id: str | None) -> FillWatch:
-        w = FillWatch(venue, client_id, venue_order_id)
+    def watch(self, venue: Venue, client_id: str, venue_order_id: str | None,
+              instrument: Instrument | None = None) -> FillWatch:
+        w = FillWatch(venue, client_id, venue_order_id, instrument)
         self._by_client[(venue, client_id)] = w
         if venue_order_id is not None:
             self._by_order[(venue, venue_order_id)] = w
@@ -71,6 +73,14 @@ class FillRouter:
         """The venue told us its id for a watched order (Kalshi: in the submit answer)."""
         watch.venue_order_id = venue_order_id
         self._by_order[(watch.venue, venue_order_id)] = watch
+
+    def is_watched(self, venue: Venue, client_id: str) -> bool:
+        """A live leg is following this order (reconciliation must leave it alone)."""
+        return (venue, client_id) in self._by_client
+
+    def busy_instruments(self) -> set[Instrument]:
+        """Instruments with an order in flight: their positions may lag the venue's."""
+        return {w.instrument for w in self._by_client.values() if w.instrument is not None}
 
     def unwatch(self, watch: FillWatch) -> None:
         self._by_client.pop((watch.venue, watch.client_id), None)

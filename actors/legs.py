@@ -115,7 +115,7 @@ class LegRunner:
                                   p.venue_order_id)
         self._price_hint = p.price
         self._watch = self.fills.watch(self.intent.venue, self.intent.client_id,
-                                       p.venue_order_id)
+                                       p.venue_order_id, self.intent.instrument)
 
     @property
     def venue(self) -> Venue:

@@ -13,13 +13,15 @@
 # 1. status and balance go to the risk actor (it gates entries on both);
 # 2. our fills are paged from the last cursor (bounded pages) into the fill router, which records
 #    them idempotently and hands them to any leg still waiting;
-# 3. every unresolved intent in the ledger is looked up by venue order id / client id and fed
+# 3. every unresolved intent in the ledger that no live leg is following (a leg's own runner
+#    resolves it while it runs) is looked up by venue order id / client id and fed
 #    through the leg state machine; "not found" counts only after the order's lifetime. Legs that
 #    become terminal are reported to risk (``LegResolved``); legs still open stay as drift;
 # 4. open orders of ours that should not exist (IOC/FOK never rest) are cancelled; others are
 #    drift (a manual order is shown, never touched);
-# 5. venue positions are compared with the ledger's, instrument by instrument. A failed position
-#    report is drift ("not assuming flat"), never an empty map.
+# 5. venue positions are compared with the ledger's, instrument by instrument, except those with
+#    an order in flight (their fills may be in transit). A failed position report is drift ("not
+#    assuming flat"), never an empty map.
 # The pass ends with ``Reconciled(clean, drift)`` to risk: the first one opens the startup
 # barrier, any drift keeps entries off (REDUCING) until a clean pass or an operator ack, and risk
 # rebuilds committed exposure from the ledger's fills (which now include what was found).
@@ -118,7 +120,9 @@ class Reconciler:
         except ADAPTER_ERRORS as err:
             drift.append(f"{name}: fills unavailable: {err.reason}")
         for stored in self.ledger.unresolved_intents():
-            if stored.intent.venue is venue:
+            # A leg still followed by its runner is resolved by that runner, not here.
+            if stored.intent.venue is venue and not self.fills.is_watched(
+                    venue, stored.intent.client_id):
                 problem = await self._resolve(adapter, stored, resolved)
                 if problem:
                     drift.append(problem)
@@ -146,7 +150,10 @@ class Reconciler:
             return
         venue_positions = {p.instrument: p.qty for p in reported if p.qty}
         ledger_positions = self.ledger.positions(venue)
+        busy = self.fills.busy_instruments()  # fills in flight: compared on a later pass
         for instrument in sorted(set(venue_positions) | set(ledger_positions), key=str):
+            if instrument in busy:
+                continue
             theirs = venue_positions.get(instrument, Qty(0))
             ours = ledger_positions.get(instrument, Qty(0))
             if theirs != ours:
