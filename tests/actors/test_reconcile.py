@@ -3,10 +3,20 @@ missing reports never read as flat, stray orders, and the startup barrier in the
 from __future__ import annotations
 
 import trio
-from actor_fakes import FakeOrder, contracts, open_rig, usd
+from actor_fakes import (
+    Answer,
+    FakeOrder,
+    contracts,
+    make_books,
+    make_pair,
+    open_rig,
+    quote,
+    usd,
+)
 
-from actors.messages import AcknowledgeDrift, BreakerState
-from arb.domain import Instrument, Outcome, Side, TimeInForce
+from actors.market import MarketParams
+from actors.messages import AcknowledgeDrift, BreakerState, ExecutionOutcome
+from arb.domain import Instrument, Outcome, Side, TimeInForce, Venue
 from arb.ledger import ExecutionStart, Intent
 from arb.money import Money, Price
 from arb.orders import LegState
@@ -126,3 +136,23 @@ async def test_stray_open_order_of_ours_is_cancelled_foreign_one_is_drift(tmp_pa
         again = await rig.reconciler.reconcile()
         assert again.resolved == ("x1-b",)
         assert rig.ledger.intent("x1-b").state is LegState.CANCELLED
+
+
+async def test_periodic_pass_leaves_legs_in_flight_alone(tmp_path, autojump_clock):
+    """A pass while an order is on the wire neither resolves it behind its runner's back nor
+    reports its not-yet-recorded fills as drift."""
+    async with open_rig(tmp_path) as rig:
+        pair = make_pair()
+        books = make_books(pair)
+        quote(books, poly_yes_ask=40, kalshi_no_ask=50)
+        actor = rig.market(pair, books, MarketParams(scan_interval_s=1000.0))
+        await rig.nursery.start(actor.serve)
+        rig.kalshi.script(Answer(latency_s=5.0))
+        rig.router.book_changed(Venue.KALSHI, pair.kalshi.ticker)
+        await trio.sleep(1.0)
+        report = await rig.reconciler.reconcile()
+        assert report.clean and report.resolved == ()
+        assert rig.ledger.intent("tT1-1-b").state is LegState.SENT
+        await rig.settle()
+        assert actor.outcomes == {ExecutionOutcome.HEDGED: 1}
+        assert (await rig.reconciler.reconcile()).clean
