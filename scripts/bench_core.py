@@ -3,8 +3,11 @@
 Books are realistic sports books (15 levels a side, 1-cent ticks, a 1-2 cent spread). Four runs:
 Kalshi ``orderbook_delta`` and Polymarket ``price_change`` levels on a no-arb pair (the common
 case: the top-of-book early exit), and the same on a pair whose books hold a cross-venue arb
-(every update re-sizes it exactly). Prints microseconds per update (median, p99, max) and, for
-reference, the update alone without evaluation.
+(every update re-evaluated; updates land on any level of any side, as a feed's do). Two more runs
+put every update on the top three ask levels the arb is sized from (Kalshi YES bids = NO asks,
+Polymarket YES asks), so each one changes the arb's inputs and forces an exact re-sizing: the
+worst case. Prints microseconds per update (median, p99, max) and, for reference, the update
+alone without evaluation.
 
     .venv/bin/python scripts/bench_core.py [--n 50000] [--seed 7]
 """
@@ -59,14 +62,16 @@ def build_books(rng: random.Random, *, arb: bool):
     return kb, pyb, pnb
 
 
-def kalshi_deltas(rng: random.Random, kb: KalshiBook, n: int):
+def kalshi_deltas(rng: random.Random, kb: KalshiBook, n: int,
+                  outcomes: tuple[Outcome, ...] = tuple(Outcome), top: int | None = None):
     """Deltas on existing levels (sizes stay positive), now and then a level emptied and
-    re-added, as a real feed does; generated against a model of the book."""
+    re-added, as a real feed does; generated against a model of the book. ``outcomes`` and
+    ``top`` (best bids only) narrow where they land."""
     model = {o: dict(kb.bids(o)) for o in Outcome}
     out = []
     for _ in range(n):
-        outcome = rng.choice(list(Outcome))
-        price = rng.choice(list(model[outcome]))
+        outcome = rng.choice(list(outcomes))
+        price = rng.choice(list(model[outcome])[:top])
         size = model[outcome][price]
         if rng.random() < 0.05:
             delta = -size
@@ -80,13 +85,16 @@ def kalshi_deltas(rng: random.Random, kb: KalshiBook, n: int):
     return out
 
 
-def poly_changes(rng: random.Random, books: list[PolyBook], n: int):
+def poly_changes(rng: random.Random, books: list[PolyBook], n: int,
+                 sides: tuple[Side, ...] = tuple(Side), top: int | None = None):
+    """Level updates (new total sizes), now and then a level emptied and re-added; ``sides``
+    and ``top`` (best levels only) narrow where they land."""
     out = []
     for _ in range(n):
         book = rng.choice(books)
-        side = rng.choice(list(Side))
+        side = rng.choice(list(sides))
         levels = book.bids() if side is Side.BUY else book.asks()
-        price = rng.choice(levels)[0]
+        price = rng.choice(levels[:top])[0]
         size = rng.randint(5, 400) * SCALE if rng.random() < 0.97 else 0
         out.append((book, side, price, size))
         if size == 0:
@@ -102,9 +110,11 @@ def summarize(label: str, samples: list[int]) -> None:
           f"max {us[-1]:8.1f} us   (n={len(us)})")
 
 
-def bench_kalshi(rng: random.Random, n: int, *, arb: bool, evaluate_edge: bool) -> list[int]:
+def bench_kalshi(rng: random.Random, n: int, *, arb: bool, evaluate_edge: bool,
+                 on_arb_levels: bool = False) -> list[int]:
     kb, pyb, pnb = build_books(rng, arb=arb)
-    deltas = kalshi_deltas(rng, kb, n)
+    deltas = (kalshi_deltas(rng, kb, n, (Outcome.YES,), 3) if on_arb_levels
+              else kalshi_deltas(rng, kb, n))
     found = 0
     samples = []
     clock = time.perf_counter_ns
@@ -115,14 +125,16 @@ def bench_kalshi(rng: random.Random, n: int, *, arb: bool, evaluate_edge: bool) 
             found += bool(evaluate(PAIR, kb, pyb, pnb, PARAMS))
         samples.append(clock() - t0)
     if evaluate_edge:
-        print(f"  kalshi {'arb' if arb else 'no-arb'} run: opportunities on {found} of "
-              f"{len(deltas)} updates")
+        print(f"  kalshi {'arb' if arb else 'no-arb'}{' top-levels' if on_arb_levels else ''} run: "
+              f"opportunities on {found} of {len(deltas)} updates")
     return samples
 
 
-def bench_poly(rng: random.Random, n: int, *, arb: bool, evaluate_edge: bool) -> list[int]:
+def bench_poly(rng: random.Random, n: int, *, arb: bool, evaluate_edge: bool,
+               on_arb_levels: bool = False) -> list[int]:
     kb, pyb, pnb = build_books(rng, arb=arb)
-    changes = poly_changes(rng, [pyb, pnb], n)
+    changes = (poly_changes(rng, [pyb], n, (Side.SELL,), 3) if on_arb_levels
+               else poly_changes(rng, [pyb, pnb], n))
     found = 0
     samples = []
     clock = time.perf_counter_ns
@@ -133,8 +145,8 @@ def bench_poly(rng: random.Random, n: int, *, arb: bool, evaluate_edge: bool) ->
             found += bool(evaluate(PAIR, kb, pyb, pnb, PARAMS))
         samples.append(clock() - t0)
     if evaluate_edge:
-        print(f"  polymarket {'arb' if arb else 'no-arb'} run: opportunities on {found} of "
-              f"{len(changes)} updates")
+        print(f"  polymarket {'arb' if arb else 'no-arb'}{' top-levels' if on_arb_levels else ''} "
+              f"run: opportunities on {found} of {len(changes)} updates")
     return samples
 
 
@@ -152,6 +164,12 @@ def main() -> None:
         rng = random.Random(args.seed)
         results.append((f"polymarket price_change level + evaluate ({state})",
                         bench_poly(rng, args.n, arb=arb, evaluate_edge=True)))
+    rng = random.Random(args.seed)
+    results.append(("kalshi delta on the arb's top 3 levels + evaluate",
+                    bench_kalshi(rng, args.n, arb=True, evaluate_edge=True, on_arb_levels=True)))
+    rng = random.Random(args.seed)
+    results.append(("polymarket level on the arb's top 3 levels + evaluate",
+                    bench_poly(rng, args.n, arb=True, evaluate_edge=True, on_arb_levels=True)))
     rng = random.Random(args.seed)
     results.append(("kalshi delta alone", bench_kalshi(rng, args.n, arb=False,
                                                        evaluate_edge=False)))
