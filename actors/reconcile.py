@@ -19,9 +19,10 @@
 #    become terminal are reported to risk (``LegResolved``); legs still open stay as drift;
 # 4. open orders of ours that should not exist (IOC/FOK never rest) are cancelled; others are
 #    drift (a manual order is shown, never touched);
-# 5. venue positions are compared with the ledger's, instrument by instrument, except those with
-#    an order in flight (their fills may be in transit). A failed position report is drift ("not
-#    assuming flat"), never an empty map.
+# 5. venue positions are compared with the ledger's, instrument by instrument (Kalshi netted
+#    YES against NO per market, as the venue reports it), except those with an order in flight
+#    (their fills may be in transit). A failed position report is drift ("not assuming flat"),
+#    never an empty map.
 # The pass ends with ``Reconciled(clean, drift)`` to risk: the first one opens the startup
 # barrier, any drift keeps entries off (REDUCING) until a clean pass or an operator ack, and risk
 # rebuilds committed exposure from the ledger's fills (which now include what was found).
@@ -43,12 +44,30 @@ from actors.messages import (
 )
 from actors.risk import RiskClient
 from arb import orders
-from arb.domain import Venue
+from arb.domain import Instrument, Outcome, Venue
 from arb.ledger import Ledger, StoredIntent
 from arb.money import Qty, format_trimmed
 from arb.venues.protocol import OrderResult, OutcomeUnknown, Rejected, Transient, VenueAdapter
 
 ADAPTER_ERRORS = (Transient, OutcomeUnknown, Rejected)
+
+
+def net_kalshi(positions: Mapping[Instrument, Qty]) -> dict[Instrument, Qty]:
+    """Kalshi nets YES against NO in one market (holding both shows as their difference);
+    the ledger books them apart. Both sides are compared in the netted form."""
+    out: dict[Instrument, Qty] = {}
+    net: dict[str, int] = {}
+    for instrument, qty in positions.items():
+        if instrument.venue is not Venue.KALSHI:
+            out[instrument] = qty
+            continue
+        sign = 1 if instrument.kalshi_outcome is Outcome.YES else -1
+        net[instrument.market] = net.get(instrument.market, 0) + sign * qty
+    for ticker, qty in net.items():
+        if qty:
+            outcome = Outcome.YES if qty > 0 else Outcome.NO
+            out[Instrument.kalshi(ticker, outcome)] = Qty(abs(qty))
+    return out
 
 
 def wall_clock_ms() -> int:
@@ -148,8 +167,8 @@ class Reconciler:
         except ADAPTER_ERRORS as err:
             drift.append(f"{name}: positions unavailable ({err.reason}); not assuming flat")
             return
-        venue_positions = {p.instrument: p.qty for p in reported if p.qty}
-        ledger_positions = self.ledger.positions(venue)
+        venue_positions = net_kalshi({p.instrument: p.qty for p in reported if p.qty})
+        ledger_positions = net_kalshi(self.ledger.positions(venue))
         busy = self.fills.busy_instruments()  # fills in flight: compared on a later pass
         for instrument in sorted(set(venue_positions) | set(ledger_positions), key=str):
             if instrument in busy:

@@ -16,6 +16,7 @@ from actor_fakes import (
 
 from actors.market import MarketParams
 from actors.messages import AcknowledgeDrift, BreakerState, ExecutionOutcome
+from actors.reconcile import net_kalshi
 from arb.domain import Instrument, Outcome, Side, TimeInForce, Venue
 from arb.ledger import ExecutionStart, Intent
 from arb.money import Money, Price
@@ -156,3 +157,13 @@ async def test_periodic_pass_leaves_legs_in_flight_alone(tmp_path, autojump_cloc
         await rig.settle()
         assert actor.outcomes == {ExecutionOutcome.HEDGED: 1}
         assert (await rig.reconciler.reconcile()).clean
+
+
+def test_kalshi_positions_are_compared_netted():
+    yes = Instrument.kalshi("KX-1", Outcome.YES)
+    no = Instrument.kalshi("KX-1", Outcome.NO)
+    poly = Instrument.polymarket("0xc", "tok")
+    assert net_kalshi({yes: contracts(10), no: contracts(4), poly: contracts(3)}) == {
+        yes: contracts(6), poly: contracts(3)}
+    assert net_kalshi({yes: contracts(2), no: contracts(5)}) == {no: contracts(3)}
+    assert net_kalshi({yes: contracts(5), no: contracts(5)}) == {}
