@@ -342,7 +342,7 @@ def test_migrate_old_version_file_keeps_its_data(tmp_path):
         "450000, 10000000, 'ioc', 'o-1', 'cancelled', 3000000, 1, 1)", (KALSHI_NO.market,))
     conn.close()
     with Ledger.open(path, mode="live") as ledger:
-        assert schema_version(ledger._conn) == LATEST_VERSION == 3
+        assert schema_version(ledger._conn) == LATEST_VERSION == 4
         assert ledger.positions() == {KALSHI_NO: parse_qty("3")}
         # Columns added by migration 3 have their defaults on old rows.
         old = ledger.leg("c-1")
