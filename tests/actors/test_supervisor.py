@@ -2,6 +2,9 @@
 signal path (the same as a trip), core failures, and the startup barrier."""
 from __future__ import annotations
 
+import os
+import signal
+
 import trio
 import trio.testing
 from actor_fakes import Act, Answer, build_bot, make_books, make_pair, quote
@@ -222,3 +225,23 @@ async def test_feed_restarts_with_capped_jittered_backoff_then_is_disabled(tmp_p
         assert full / 2 <= gap <= full
     assert "kalshi-ws" in bot.supervisor.disabled
     assert bot.kinds().count("feed_restarted") == 4 and bot.kinds().count("feed_disabled") == 1
+
+
+async def test_real_sigterm_takes_the_stop_path(tmp_path, autojump_clock):
+    """An OS SIGTERM (delivered once the bot runs, so its receiver is installed) stops
+    trading through the same path as a trip: cancel-all on both venues, then reconcile."""
+    s = spec(1, "AAA")
+    bot = build_bot(tmp_path, [s])
+    with bot.ledger:
+        async def kill_when_running():
+            while bot.supervisor.startup_report is None:  # noqa: ASYNC110 (state, no event)
+                await trio.sleep(0.01)
+            await trio.sleep(1.0)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(kill_when_running)
+            shutdown = await bot.supervisor.run(handle_signals=True)
+        assert shutdown.reason == "signal SIGTERM" and not shutdown.halted
+        assert shutdown.cancelled == {Venue.KALSHI: 0, Venue.POLYMARKET: 0}
+        assert shutdown.reconciled is not None
