@@ -54,7 +54,7 @@ class HaltWatch:
         history = self.ledger.breaker_history()
         fresh, self.seen = history[self.seen:], len(history)
         for change in fresh:
-            if change.new_state is RiskState.HALTED and change.reason.startswith(OPERATOR_PREFIX):
+            if change.new is RiskState.HALTED and change.reason.startswith(OPERATOR_PREFIX):
                 return change.reason
         return None
 

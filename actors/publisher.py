@@ -138,8 +138,8 @@ def _quote(books: PairBooks, instrument: Instrument, label: str, now: float) -> 
     book = books.kalshi if instrument.venue is Venue.KALSHI else (
         books.poly_yes if instrument.token == books.poly_yes.token_id else books.poly_no)
     age = None if not book.valid else round(max(0.0, now - book.received_at), 3)
-    return Quote(instrument.venue.value, label, None if level is None else level.price,
-                 None if level is None else level.qty, age)
+    price, size = (None, None) if level is None else level
+    return Quote(instrument.venue.value, label, price, size, age)
 
 
 def _pair_row(source: StatusSource, pair_id: str, books: PairBooks, now: float,
@@ -228,6 +228,7 @@ class Publisher:
     latest: StatusSnapshot | None = None
     url: str | None = None
     published: int = 0
+    failures: int = 0
 
     def publish_once(self) -> StatusSnapshot:
         snapshot = build_snapshot(self.source)
@@ -268,7 +269,7 @@ class Publisher:
 async def serve_publisher(publisher: Publisher, *, port: int = 0,
                           task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
     """Publish a snapshot every ``interval_s`` and serve the latest on loopback until cancelled."""
-    publisher.publish_once()
+    _publish_logged(publisher)
     async with trio.open_nursery() as nursery:
         publisher.url = await nursery.start(
             lambda task_status: serve_asgi(publisher.asgi, port=port, task_status=task_status))
@@ -277,7 +278,13 @@ async def serve_publisher(publisher: Publisher, *, port: int = 0,
         task_status.started(publisher.url)
         while True:
             await trio.sleep(publisher.interval_s)
-            try:
-                publisher.publish_once()
-            except OSError as err:
-                logger.bind(actor="publisher").warning("status snapshot not written: {}", err)
+            _publish_logged(publisher)
+
+
+def _publish_logged(publisher: Publisher) -> None:
+    """A status problem is logged, never allowed to stop trading."""
+    try:
+        publisher.publish_once()
+    except Exception:  # a viewer-side bug must not take the trading process down
+        publisher.failures += 1
+        logger.bind(actor="publisher").exception("status snapshot not published")

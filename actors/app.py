@@ -1,0 +1,464 @@
+# Design note: assembling the running bot.
+#
+# Problem: the bot is a dozen parts (discovery, two market feeds, two user streams, two order
+# paths, ledger, risk, reconciliation, supervisor, alerts, status, operator halts) that must start
+# in the right order and fail closed: no order before the books, the ledger and a reconciliation
+# pass exist; paper mode must be unable to place a real order; live mode must be asked for and
+# must pass preflight.
+#
+# Naive approach: one function that opens everything and starts tasks as it goes. A discovery
+# failure then leaves feeds running, paper mode quietly shares the live client, and a feed that
+# never seeds leaves market actors waiting forever on a book that will never come.
+#
+# Chosen approach, in order:
+#   1. logging into the state dir; the per-mode ledger (``ledger_path``; paper and live never
+#      share a file); endpoints and keys for the target;
+#   2. discovery of the configured leagues -> tradable pairs (basis risk only when accepted by the
+#      overrides file or ``discovery.accept_basis_risk``);
+#   3. live: preflight, then the real adapters (Kalshi market rules and Polymarket token specs
+#      loaded for every pair). Paper: no order-capable client is ever built; ``PaperVenue`` fills
+#      against the live books, with the Kalshi grids from discovery;
+#   4. the two market feeds are started and must seed every book (bounded wait); their book
+#      objects become each pair's ``PairBooks``; changes are routed to the ``BookRouter``;
+#   5. user streams (live): Kalshi fill/user_orders ride the authenticated market socket;
+#      Polymarket's user socket is a supervised, restartable task; both pump into ``FillRouter``;
+#   6. the supervisor (reconciler as startup barrier), the status publisher, the operator halt
+#      watch and the discovery refresh run until the supervisor returns a ``Shutdown``.
+# The feeds keep their own reconnect policies (epoch, backoff, resubscribe). A feed giving up
+# (``FeedDown``/``AuthError``) stops trading through the supervisor's stop path: books without a
+# feed are not trusted. The supervisor's market list is fixed for a run, so a discovery refresh
+# that changes the tradable pair set stops the run with reason ``pairs changed``; ``run_bot``
+# callers (``arb run``) then start a new run (cancel-all and reconciliation in between). Adding a
+# pair without that restart is not supported.
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+
+import attrs
+import trio
+from loguru import logger
+
+from actors.alerts import Alert, AlertHub, Severity, Webhook, WebhookFormat
+from actors.books import PairBooks
+from actors.control import HaltWatch, reassert_halt, serve_halt_watch
+from actors.execution import ExecutionParams
+from actors.fills import FillRouter, serve_user_events
+from actors.legs import LegParams, OrderDesk
+from actors.market import ExecutionIds, MarketParams, edge_detector
+from actors.messages import Halt
+from actors.publisher import DecisionTap, FeedView, Publisher, StatusSource, serve_publisher
+from actors.reconcile import ReconcileParams, Reconciler
+from actors.risk import RiskActor, RiskLimits, open_risk_channel
+from actors.router import BookRouter
+from actors.supervisor import MarketSpec, Shutdown, Supervisor, SupervisorParams, TaskSpec
+from actors.unwind import RepairParams
+from arb.config import ConfigError, Mode, Settings, Target
+from arb.discovery.cache import PairCache
+from arb.discovery.fetch import fetch_listings, match_listings
+from arb.discovery.leagues import load_leagues
+from arb.discovery.overrides import Overrides, load_overrides
+from arb.domain import Instrument, TimeInForce, Venue
+from arb.edge import EdgeParams
+from arb.fees import KalshiFeeSchedule, PolyFeeSchedule
+from arb.ledger import Ledger
+from arb.logs import setup_logging
+from arb.money import Money
+from arb.pairs import MarketPair, Verdict
+from arb.tradelog import ledger_path
+from arb.venues.connect import (
+    Endpoints,
+    VenueSecrets,
+    endpoints_for,
+    kalshi_signer,
+    open_venues,
+    secrets_for,
+)
+from arb.venues.kalshi.feed import FeedConfig, KalshiFeed, kalshi_ws_connector, serve_kalshi_feed
+from arb.venues.kalshi.grid import MarketRules
+from arb.venues.paper import PaperVenue
+from arb.venues.polymarket.adapter import PolymarketAdapter
+from arb.venues.polymarket.convert import taker_fee
+from arb.venues.polymarket.feed import PolyFeedConfig, PolymarketMarketFeed, serve_polymarket_feed
+from arb.venues.polymarket.user_feed import UserFeedConfig, serve_polymarket_user_feed
+from arb.venues.protocol import Fill, OrderResult, VenueAdapter
+
+ENV_WEBHOOKS = "ARB_ALERT_WEBHOOKS"
+"""Comma-separated ``format=url`` (format: json, slack, discord, telegram)."""
+ENV_TELEGRAM_CHAT = "ARB_TELEGRAM_CHAT_ID"
+SEED_TIMEOUT_S = 30.0
+"""How long the market feeds may take to deliver every first snapshot."""
+USER_EVENTS = 1024
+PAIRS_CHANGED = "pairs changed"
+
+
+class StartupError(Exception):
+    """The bot cannot start: names what is missing or refused."""
+
+
+@attrs.frozen
+class BotConfig:
+    settings: Settings
+    target: Target
+    mode: Mode
+    state_dir: Path
+    sim_state: Path | None = None
+    handle_signals: bool = True
+    console_log: bool = True
+    seed_timeout_s: float = SEED_TIMEOUT_S
+
+
+@attrs.define(eq=False)
+class Bot:
+    """The running bot's parts, reported through ``task_status`` for tests and the demo."""
+
+    config: BotConfig
+    ledger: Ledger
+    pairs: tuple[MarketPair, ...]
+    books: dict[str, PairBooks]
+    venues: Mapping[Venue, VenueAdapter]
+    supervisor: Supervisor
+    risk: RiskActor
+    alerts: AlertHub
+    tap: DecisionTap
+    publisher: Publisher
+    halt_watch: HaltWatch
+    endpoints: Endpoints
+    started_at: float
+
+    def request_stop(self, reason: str) -> None:
+        self.supervisor.request_stop(reason)
+
+
+def webhooks_from_env(environ: Mapping[str, str] = os.environ) -> tuple[Webhook, ...]:
+    """``ARB_ALERT_WEBHOOKS`` as webhooks; a bad entry names itself (never its URL)."""
+    raw = environ.get(ENV_WEBHOOKS, "").strip()
+    if not raw:
+        return ()
+    hooks = []
+    for i, entry in enumerate(e.strip() for e in raw.split(",")):
+        kind, sep, url = entry.partition("=")
+        try:
+            fmt = WebhookFormat(kind.strip().lower())
+        except ValueError:
+            raise ConfigError(f"${ENV_WEBHOOKS} entry {i + 1}: unknown format {kind.strip()!r} "
+                              f"(known: {', '.join(f.value for f in WebhookFormat)})") from None
+        if not sep or not url.startswith(("http://", "https://")):
+            raise ConfigError(f"${ENV_WEBHOOKS} entry {i + 1} ({fmt.value}): expected "
+                              f"{fmt.value}=https://...")
+        chat = environ.get(ENV_TELEGRAM_CHAT) if fmt is WebhookFormat.TELEGRAM else None
+        if fmt is WebhookFormat.TELEGRAM and not chat:
+            raise ConfigError(f"${ENV_WEBHOOKS} entry {i + 1}: telegram needs "
+                              f"${ENV_TELEGRAM_CHAT}")
+        hooks.append(Webhook(f"{fmt.value}-{i + 1}", url, fmt, chat))
+    return tuple(hooks)
+
+
+def risk_limits(settings: Settings) -> RiskLimits:
+    r = settings.risk
+    return RiskLimits(
+        max_market=r.max_market_exposure, max_event=r.max_event_exposure,
+        max_total=r.max_total_exposure, max_venue=r.max_venue_exposure,
+        min_trade=r.trade_min_usd, max_trade=r.trade_max_usd, max_daily_loss=r.max_daily_loss,
+        max_consecutive_errors=r.max_consecutive_errors,
+        max_consecutive_losses=r.max_consecutive_losses,
+        max_orders_per_minute=r.orders_per_minute, max_trades_per_hour=r.trades_per_hour,
+        enabled=r.enabled)
+
+
+def edge_params(settings: Settings) -> EdgeParams:
+    e = settings.edge
+    return EdgeParams(min_profit=Money(max(1, e.min_profit)),
+                      min_profit_per_contract=e.min_profit_per_contract,
+                      max_cost=Money(max(1, settings.risk.trade_max_usd)),
+                      min_edge_bps=e.min_edge_bps)
+
+
+def market_params(settings: Settings) -> MarketParams:
+    x = settings.execution
+    tif = {"ioc": TimeInForce.IOC, "fok": TimeInForce.FOK, "fak": TimeInForce.IOC}
+    repair = RepairParams(completion_loss_cap=x.complete_loss_cap, price_step=x.unwind_price_step,
+                          max_loss_per_contract=x.unwind_max_discount,
+                          ladder_attempts=x.unwind_attempts,
+                          settlement_retries=x.settlement_retries,
+                          settlement_wait_s=x.settlement_retry_s)
+    return MarketParams(max_book_age_s=settings.edge.max_book_age_s,
+                        scan_interval_s=settings.edge.scan_interval_s,
+                        execution=ExecutionParams(tif[x.kalshi_tif], tif[x.poly_tif], repair),
+                        mismatch_limit=max(1, x.mismatch_blacklist_after),
+                        blacklist_s=x.blacklist_s)
+
+
+def supervisor_params(settings: Settings) -> SupervisorParams:
+    s = settings.supervisor
+    return SupervisorParams(restart_limit=s.restart_intensity, restart_window_s=s.restart_window_s,
+                            feed_backoff_max_s=settings.feeds.reconnect_max_s,
+                            cleanup_s=settings.execution.cleanup_s)
+
+
+def leg_params(settings: Settings) -> LegParams:
+    return LegParams(delayed_budget_s=settings.execution.delayed_wait_s)
+
+
+def _overrides(settings: Settings) -> Overrides:
+    path = settings.discovery.overrides_file
+    return load_overrides(Path(path)) if path else Overrides()
+
+
+def accept_configured(pairs: Sequence[MarketPair], accepted: Sequence[str]) -> list[MarketPair]:
+    """Mark basis-risk pairs the config accepts by id (``discovery.accept_basis_risk``)."""
+    wanted = set(accepted)
+    return [attrs.evolve(p, basis_risk_accepted=True,
+                         reason=f"{p.reason} (basis risk accepted in config)")
+            if p.verdict is Verdict.BASIS_RISK and p.pair_id in wanted else p for p in pairs]
+
+
+async def discover_pairs(settings: Settings, endpoints: Endpoints) -> list[MarketPair]:
+    """Every matched pair of the configured leagues (tradable or not)."""
+    catalog = load_leagues()
+    if not settings.bot.leagues:
+        raise ConfigError("bot.leagues is empty: nothing to trade (set it in the sport config)")
+    leagues = [catalog.get(key) for key in settings.bot.leagues]
+    listings = await fetch_listings(
+        leagues, kalshi_url=endpoints.kalshi_rest, gamma_url=endpoints.poly_gamma,
+        now=datetime.now(UTC), horizon=timedelta(hours=settings.discovery.start_window_h))
+    result = match_listings(catalog, listings, _overrides(settings))
+    return accept_configured(result.pairs, settings.discovery.accept_basis_risk)
+
+
+def _fee_lookup(pairs: Sequence[MarketPair]):
+    by_market: dict[str, KalshiFeeSchedule | PolyFeeSchedule] = {}
+    for pair in pairs:
+        by_market[pair.kalshi.ticker] = pair.kalshi.fees
+        by_market[pair.poly.condition_id] = pair.poly.fees
+
+    def fees(instrument: Instrument) -> KalshiFeeSchedule | PolyFeeSchedule | None:
+        return by_market.get(instrument.market)
+    return fees
+
+
+def _poly_fee_for(pairs: Sequence[MarketPair]):
+    by_token = {}
+    for pair in pairs:
+        by_token[pair.poly.yes_token] = pair.poly.fees
+        by_token[pair.poly.no_token] = pair.poly.fees
+
+    def fee_for(token: str, price, qty) -> Money:
+        schedule = by_token.get(token)
+        if schedule is None:
+            return Money(0)
+        return taker_fee(schedule.rate, schedule.exponent, price, qty)
+    return fee_for
+
+
+async def run_live_preflight(config: BotConfig) -> None:
+    """Live trading is refused unless every preflight check passes."""
+    from arb.commands.preflight import run_preflight
+    checks = await run_preflight(argparse.Namespace(target=config.target.value,
+                                                    sim_state=config.sim_state))
+    failed = [f"{c.venue} {c.name}: {c.detail}" for c in checks if not c.ok]
+    if failed:
+        raise StartupError("live mode refused, preflight failed: " + "; ".join(failed))
+
+
+@attrs.define(eq=False)
+class _StopLine:
+    """Where a feed that gave up reports; before the supervisor exists it fails start-up."""
+
+    alerts: AlertHub
+    supervisor: Supervisor | None = None
+
+    def feed_down(self, name: str, problem: str) -> None:
+        if self.supervisor is None:
+            raise StartupError(f"{name} feed failed during start-up: {problem}")
+        self.alerts.publish(Alert("feed_down", Severity.CRITICAL,
+                                  f"{name} feed gave up ({problem}); stopping trading"))
+        self.supervisor.request_stop(f"{name} feed down: {problem}")
+
+
+async def _guarded_feed(name: str, serve, stop_line: _StopLine, *,
+                        task_status: trio.TaskStatus = trio.TASK_STATUS_IGNORED) -> None:
+    """Run a market feed; if it gives up, stop trading (its books can no longer be trusted)."""
+    try:
+        await serve(task_status=task_status)
+        problem = "ended"
+    except Exception as err:  # FeedDown, AuthError, or a bug: either way the books are gone
+        problem = f"{type(err).__name__}: {err}"
+    stop_line.feed_down(name, problem)
+
+
+async def _refresh_discovery(settings: Settings, endpoints: Endpoints, cache: PairCache,
+                             supervisor: Supervisor, alerts: AlertHub) -> None:
+    """Re-run discovery periodically; a changed tradable pair set ends this run."""
+    while True:
+        await trio.sleep(settings.discovery.refresh_s)
+        try:
+            pairs = await discover_pairs(settings, endpoints)
+        except Exception as err:  # a failed refresh keeps the current pairs; it is retried
+            alerts.publish(Alert("discovery_failed", Severity.WARNING,
+                                 f"discovery refresh failed: {err}"))
+            continue
+        old = {p.pair_id for p in cache.pairs if p.tradable}
+        new = {p.pair_id for p in pairs if p.tradable}
+        if new != old:
+            added, gone = sorted(new - old), sorted(old - new)
+            alerts.publish(Alert("pairs_changed", Severity.WARNING,
+                                 f"tradable pairs changed (+{len(added)} -{len(gone)}): "
+                                 f"restarting the trading run"))
+            supervisor.request_stop(PAIRS_CHANGED)
+            return
+
+
+async def run_bot(config: BotConfig, *,
+                  task_status: trio.TaskStatus[Bot] = trio.TASK_STATUS_IGNORED) -> Shutdown:
+    """Run the bot until a stop (signal, breaker, operator halt, feed loss, pair change)."""
+    settings = config.settings
+    state_dir = Path(config.state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    setup_logging(state_dir, level=settings.logging.level, rotation=settings.logging.rotation,
+                  retention=settings.logging.retention, console=config.console_log)
+    log = logger.bind(actor="app")
+    alerts = AlertHub(webhooks_from_env(), capacity=settings.alerts.queue_size)
+    endpoints = endpoints_for(config.target, config.sim_state)
+    secrets = secrets_for(config.target, config.sim_state)
+    if config.mode is Mode.LIVE:
+        await run_live_preflight(config)
+    all_pairs = await discover_pairs(settings, endpoints)
+    pairs = tuple(p for p in all_pairs if p.tradable)
+    log.info("discovery: {} pairs matched, {} tradable", len(all_pairs), len(pairs))
+    if not pairs:
+        raise StartupError(f"no tradable pairs for leagues {', '.join(settings.bot.leagues)}")
+    cache = PairCache(ttl=max(settings.discovery.refresh_s, 1.0))
+    cache._pairs = {p.pair_id: p for p in all_pairs}
+    ledger = Ledger.open(ledger_path(state_dir, config.mode.value), mode=config.mode.value)
+    try:
+        async with AsyncExitStack() as stack:
+            return await _run(config, stack, ledger, alerts, endpoints, secrets, pairs, cache,
+                              task_status)
+    finally:
+        ledger.close()
+
+
+async def _run(config: BotConfig, stack: AsyncExitStack, ledger: Ledger, alerts: AlertHub,
+               endpoints: Endpoints, secrets: VenueSecrets, pairs: tuple[MarketPair, ...],
+               cache: PairCache, task_status: trio.TaskStatus[Bot]) -> Shutdown:
+    settings = config.settings
+    live = config.mode is Mode.LIVE
+    router = BookRouter()
+    fills = FillRouter(ledger)
+    signer = kalshi_signer(secrets)
+    kalshi_events_send, kalshi_events = trio.open_memory_channel[Fill | OrderResult](USER_EVENTS)
+    poly_events_send, poly_events = trio.open_memory_channel[Fill | OrderResult](USER_EVENTS)
+    tickers = sorted({p.kalshi.ticker for p in pairs})
+    tokens = sorted({t for p in pairs for t in (p.poly.yes_token, p.poly.no_token)})
+    poly_adapter: PolymarketAdapter | None = None
+    if live:
+        chain_id = settings.polymarket.chain_id
+        if config.target is Target.SIM and config.sim_state is not None:
+            from arb.sim.world import load_credentials
+            chain_id = load_credentials(config.sim_state).poly_chain_id
+        venues_ = await stack.enter_async_context(
+            open_venues(endpoints, secrets, chain_id=chain_id, kalshi_tier=settings.kalshi.tier))
+        await venues_.kalshi.load_market_rules(tickers)
+        for condition_id in sorted({p.poly.condition_id for p in pairs}):
+            await venues_.poly.load_market(condition_id)
+        poly_adapter = venues_.poly
+        kalshi_directory = venues_.kalshi.directory
+    else:
+        kalshi_directory = None
+    nursery = await stack.enter_async_context(trio.open_nursery())
+    stop_line = _StopLine(alerts)
+    # Market feeds first: their book objects are what every pair trades on.
+    kalshi_feed: KalshiFeed = await _start_feed(
+        nursery, "kalshi", partial(
+            serve_kalshi_feed, kalshi_ws_connector(endpoints.kalshi_ws, signer), tickers, router,
+            user_events=kalshi_events_send if live else None, directory=kalshi_directory,
+            config=FeedConfig(stale_after=settings.feeds.silent_after_s * 2,
+                              backoff_cap=settings.feeds.reconnect_max_s)),
+        stop_line, config.seed_timeout_s)
+    poly_feed: PolymarketMarketFeed = await _start_feed(
+        nursery, "polymarket", partial(
+            serve_polymarket_feed, tokens, router,
+            config=PolyFeedConfig(url=endpoints.poly_market_ws,
+                                  max_silence=settings.feeds.silent_after_s * 2)),
+        stop_line, config.seed_timeout_s)
+    books: dict[str, PairBooks] = {}
+    for pair in pairs:
+        k_book, yes_book, no_book = (kalshi_feed.book(pair.kalshi.ticker),
+                                     poly_feed.books.get(pair.poly.yes_token),
+                                     poly_feed.books.get(pair.poly.no_token))
+        if k_book is None or yes_book is None or no_book is None:
+            raise StartupError(f"{pair.pair_id}: the feeds hold no book for it")
+        books[pair.pair_id] = PairBooks(pair, k_book, yes_book, no_book)
+    venues: dict[Venue, VenueAdapter]
+    if live:
+        venues = {Venue.KALSHI: venues_.kalshi, Venue.POLYMARKET: venues_.poly}
+    else:
+        book_of: dict[str, object] = {t: kalshi_feed.book(t) for t in tickers}
+        book_of.update({t: poly_feed.books[t] for t in tokens})
+        rules = {p.kalshi.ticker: MarketRules(p.kalshi.grid, p.kalshi.fractional) for p in pairs}
+        fees = _fee_lookup(pairs)
+        venues = {
+            Venue.KALSHI: PaperVenue(Venue.KALSHI, book_of.get, fees,
+                                     settings.risk.max_venue_exposure,
+                                     kalshi_rules=lambda t: rules.get(t, MarketRules.default())),
+            Venue.POLYMARKET: PaperVenue(Venue.POLYMARKET, book_of.get, fees,
+                                         settings.risk.max_venue_exposure)}
+    client, inbox = open_risk_channel()
+    halt_send, halt_receive = trio.open_memory_channel[Halt](1)
+    risk = RiskActor(risk_limits(settings), ledger, inbox, halt_send, alerts)
+    desk = OrderDesk(venues, ledger, client, fills, alerts, leg_params(settings))
+    reconciler = Reconciler(venues, ledger, client, fills, alerts,
+                            ReconcileParams(interval_s=settings.supervisor.reconcile_interval_s))
+    tap = DecisionTap()
+    detect = tap.wrap(edge_detector(edge_params(settings)))
+    tasks: list[TaskSpec] = []
+    if live:
+        assert poly_adapter is not None
+        tasks.append(TaskSpec("polymarket-user", Venue.POLYMARKET, partial(
+            serve_polymarket_user_feed, poly_adapter.creds, poly_adapter.signer.funder,
+            poly_events_send, client_ids=poly_adapter.client_id_of,
+            fee_for=_poly_fee_for(pairs), config=UserFeedConfig(url=endpoints.poly_user_ws))))
+    ids = ExecutionIds()
+    supervisor = Supervisor(desk, risk, router, reconciler, alerts, halt_receive,
+                            [MarketSpec(p, books[p.pair_id], detect) for p in pairs],
+                            market_params(settings), tasks, supervisor_params(settings),
+                            new_id=ids)
+    nursery.start_soon(serve_user_events, kalshi_events, fills)
+    nursery.start_soon(serve_user_events, poly_events, fills)
+    stop_line.supervisor = supervisor
+    source = StatusSource(settings.bot.name, config.mode.value, config.target.value, supervisor,
+                          risk, router, alerts, ledger, books, tap,
+                          (FeedView(Venue.KALSHI, kalshi_feed.statistics,
+                                    lambda: kalshi_feed.health),
+                           FeedView(Venue.POLYMARKET, poly_feed.statistics, lambda: None)))
+    publisher = Publisher(source, Path(config.state_dir), settings.status.interval_s)
+    await nursery.start(partial(serve_publisher, publisher, port=settings.status.http_port))
+    watch = HaltWatch(ledger, supervisor)
+    await nursery.start(serve_halt_watch, watch)
+    nursery.start_soon(_refresh_discovery, settings, endpoints, cache, supervisor, alerts)
+    bot = Bot(config, ledger, pairs, books, venues, supervisor, risk, alerts, tap, publisher,
+              watch, endpoints, trio.current_time())
+    task_status.started(bot)
+    shutdown = await supervisor.run(handle_signals=config.handle_signals)
+    reassert_halt(watch)
+    with trio.move_on_after(2.0, shield=True):
+        publisher.publish_once()
+    logger.bind(actor="app").info("stopped: {} (halted={}, cancelled {})", shutdown.reason,
+                                  shutdown.halted,
+                                  {v.value: n for v, n in shutdown.cancelled.items()})
+    nursery.cancel_scope.cancel()
+    return shutdown
+
+
+async def _start_feed(nursery: trio.Nursery, name: str, serve, stop_line: _StopLine,
+                      timeout: float):
+    with trio.move_on_after(timeout):
+        return await nursery.start(_guarded_feed, name, serve, stop_line)
+    raise StartupError(f"{name} feed: not every book got its first snapshot within "
+                       f"{timeout:.0f}s")
