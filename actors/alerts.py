@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import collections
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import attrs
 import httpx
 import trio
+
+from arb.ledger import Ledger
 
 DISCORD_MAX_CHARS = 2000
 
@@ -107,6 +109,9 @@ class AlertHub:
     capacity: int = 256
     """Outbox size per webhook."""
     history_size: int = 256
+    recorder: Callable[[Alert], None] | None = None
+    """Called with every alert before it is queued (e.g. to write it to the ledger's alert
+    table, so a webhook is never the only record); its errors propagate."""
     published: int = 0
     _outboxes: dict[str, _Outbox] = attrs.field(init=False)
     _history: collections.deque[Alert] = attrs.field(init=False)
@@ -122,6 +127,8 @@ class AlertHub:
 
     def publish(self, alert: Alert) -> None:
         """Queue ``alert`` for every webhook; never blocks, never raises on a full outbox."""
+        if self.recorder is not None:
+            self.recorder(alert)
         self.published += 1
         self._history.append(alert)
         for box in self._outboxes.values():
@@ -190,3 +197,12 @@ async def serve_alerts(hub: AlertHub, *, patience: float = 5.0, attempts: int = 
             nursery.start_soon(hub._drain, webhook, client, patience, attempts, backoff)
         task_status.started()
         await trio.sleep_forever()
+
+
+def ledger_recorder(ledger: Ledger) -> Callable[[Alert], None]:
+    """A ``recorder`` that appends every alert to the ledger's alert table."""
+    def record(alert: Alert) -> None:
+        fields = dict(alert.fields)
+        ledger.record_alert(alert.severity.value, alert.kind, alert.text,
+                            market=fields.get("pair"))
+    return record

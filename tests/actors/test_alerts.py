@@ -8,7 +8,17 @@ import socket
 
 import trio
 
-from actors.alerts import Alert, AlertHub, Severity, Webhook, WebhookFormat, render, serve_alerts
+from actors.alerts import (
+    Alert,
+    AlertHub,
+    Severity,
+    Webhook,
+    WebhookFormat,
+    ledger_recorder,
+    render,
+    serve_alerts,
+)
+from arb.ledger import Ledger
 from arb.sim.server import serve_asgi
 
 A1 = Alert("breaker_halted", Severity.CRITICAL, "breaker halted: daily loss",
@@ -108,3 +118,12 @@ async def test_dead_and_slow_webhooks_do_not_delay_anything():
         stats = hub.statistics()
         assert stats.delivered["dead"] == 0 and stats.failed["dead"] == 3
         nursery.cancel_scope.cancel()
+
+
+def test_alerts_are_recorded_in_the_ledger(tmp_path):
+    with Ledger.open(tmp_path / "l.sqlite", mode="paper") as ledger:
+        hub = AlertHub(recorder=ledger_recorder(ledger))
+        hub.publish(A1)
+        [record] = ledger.alerts()
+        assert (record.severity, record.kind, record.message, record.market) == (
+            "critical", "breaker_halted", "breaker halted: daily loss", "KX-1|0xc")
