@@ -12,7 +12,8 @@
 # ``ListingProblem`` naming the event, market and field (the rest of the event still counts); a
 # malformed page raises ``GammaError``. Pages are walked with limit/offset up to ``max_pages``.
 # Venue facts (venues.md B8, B9; data/real/gamma_events_nba_2026-01.json): fields listed in B8;
-# ``feesEnabled`` false means no taker fee; ``feeSchedule{rate, exponent}`` when enabled.
+# ``feesEnabled`` false means no taker fee; ``feeSchedule{rate, exponent}`` when enabled; a
+# missing or null ``feesEnabled`` is an unknown fee (a problem), never read as "no fee".
 from __future__ import annotations
 
 import json
@@ -89,6 +90,9 @@ def _number(value: Any, what: str) -> int:
 
 
 def _fees(raw: Mapping[str, Any], where: str) -> PolyFeeSchedule:
+    enabled = raw.get("feesEnabled")
+    if enabled is None:
+        raise GammaError(f"{where}: feesEnabled is missing; the fee is unknown")
     if not _bool(raw, "feesEnabled", where, False):
         return PolyFeeSchedule(rate=0)
     schedule = raw.get("feeSchedule")
