@@ -160,6 +160,7 @@ class RiskActor:
     _status: dict[Venue, VenueStatus] = attrs.field(factory=dict)
     _balance_alerted: set[Venue] = attrs.field(factory=set)
     _persisted: RiskRecord | None = None
+    _intent_keys: dict[str, tuple[str, str] | None] = attrs.field(factory=dict)
     _orders: collections.deque[float] = attrs.field(init=False)
     _trades: collections.deque[float] = attrs.field(init=False)
 
@@ -198,21 +199,35 @@ class RiskActor:
             self._send_halt(f"breaker restored HALTED: {self.reason}")
 
     def _restore_exposure(self) -> None:
-        """Committed exposure of the instruments still held, from the ledger's fills."""
+        """Committed exposure of the instruments still held, from the ledger's fills.
+
+        Intents never change, so their (pair, event) is cached between passes; the cache keeps
+        only the client ids seen in the latest pass.
+        """
         held = self.ledger.positions()
+        seen: dict[str, tuple[str, str] | None] = {}
         for fill in self.ledger.fills():
             if (fill.status is FillStatus.FAILED or fill.instrument not in held
                     or fill.client_id is None):
                 continue
-            stored = self.ledger.intent(fill.client_id)
-            if stored is None:
+            cid = fill.client_id
+            if cid not in seen:
+                if cid in self._intent_keys:
+                    seen[cid] = self._intent_keys[cid]
+                else:
+                    stored = self.ledger.intent(cid)
+                    seen[cid] = (None if stored is None
+                                 else (stored.intent.pair_id, stored.intent.event_key))
+            pair_event = seen[cid]
+            if pair_event is None:
                 continue
-            key = (stored.intent.pair_id, stored.intent.event_key, fill.venue)
+            key = (pair_event[0], pair_event[1], fill.venue)
             if fill.side is Side.BUY:
                 change = mul(fill.price, fill.qty, Round.UP) + fill.fee
             else:
                 change = -(mul(fill.price, fill.qty, Round.DOWN) - fill.fee)
             self._committed[key] = Money(max(0, self._committed.get(key, 0) + change))
+        self._intent_keys = seen
 
     def _persist(self) -> None:
         """Write the persisted state if it changed (each write is a durable commit)."""
