@@ -319,7 +319,7 @@ async def run_bot(config: BotConfig, *,
     """Run the bot until a stop (signal, breaker, operator halt, feed loss, pair change)."""
     settings = config.settings
     state_dir = Path(config.state_dir)
-    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (once, before any task)
     setup_logging(state_dir, level=settings.logging.level, rotation=settings.logging.rotation,
                   retention=settings.logging.retention, console=config.console_log)
     log = logger.bind(actor="app")
@@ -447,8 +447,7 @@ async def _run(config: BotConfig, stack: AsyncExitStack, ledger: Ledger, alerts:
     task_status.started(bot)
     shutdown = await supervisor.run(handle_signals=config.handle_signals)
     reassert_halt(watch)
-    with trio.move_on_after(2.0, shield=True):
-        publisher.publish_once()
+    publisher.publish_once()
     logger.bind(actor="app").info("stopped: {} (halted={}, cancelled {})", shutdown.reason,
                                   shutdown.halted,
                                   {v.value: n for v, n in shutdown.cancelled.items()})
@@ -457,8 +456,8 @@ async def _run(config: BotConfig, stack: AsyncExitStack, ledger: Ledger, alerts:
 
 
 async def _start_feed(nursery: trio.Nursery, name: str, serve, stop_line: _StopLine,
-                      timeout: float):
-    with trio.move_on_after(timeout):
+                      seed_within_s: float):
+    with trio.move_on_after(seed_within_s):
         return await nursery.start(_guarded_feed, name, serve, stop_line)
     raise StartupError(f"{name} feed: not every book got its first snapshot within "
-                       f"{timeout:.0f}s")
+                       f"{seed_within_s:.0f}s")

@@ -39,7 +39,8 @@ NAME = "demo"
 HELP = "run the bot against the simulated exchanges and print a summary"
 
 DETECTION_SLACK_S = 1.0
-"""A detection this long after a window closed still counts (books are a tick behind)."""
+"""A detection this long after a window's planned end still counts: the world's start-up and
+the market maker's 0.25 s steps delay a window's real opening and closing by up to this."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -218,44 +219,47 @@ async def run_demo(seconds: float, seed: int, state_dir: Path, *, arb_every_s: f
     settings = demo_settings(world)
     sim_dir, bot_dir = state_dir / "sim", state_dir / "bot"
     outcome: dict = {}
+    finished = trio.Event()
     async with trio.open_nursery() as nursery:
-        await nursery.start(serve_world, world, sim_dir)
+        # Taken before the world starts: every window opens at or after start + at_s.
         scenario_start, wall_start = trio.current_time(), time.time()
+        await nursery.start(serve_world, world, sim_dir)
         config = BotConfig(settings, Target.SIM, Mode.LIVE, bot_dir, sim_dir,
                            handle_signals=True, console_log=not dashboard)
 
         async def bot_task(task_status: trio.TaskStatus) -> None:
-            outcome["shutdown"] = await run_bot(config, task_status=task_status)
+            try:
+                outcome["shutdown"] = await run_bot(config, task_status=task_status)
+            finally:
+                finished.set()
 
         bot = await nursery.start(bot_task)
         remaining = seconds - (trio.current_time() - scenario_start)
-        if dashboard:
-            await _show_dashboard(bot, remaining)
-        else:
-            with trio.move_on_after(max(0.0, remaining)):
-                while "shutdown" not in outcome:
-                    await trio.sleep(0.2)
+        with trio.move_on_after(max(0.0, remaining)):
+            if dashboard:
+                await _show_dashboard(bot, finished)
+            else:
+                await finished.wait()
         bot.request_stop("demo finished")
-        while "shutdown" not in outcome:
-            await trio.sleep(0.05)
+        await finished.wait()
         nursery.cancel_scope.cancel()
     with Ledger.open(bot.ledger.path, mode="live") as ledger:
         return summarize(world, ledger, bot.pairs, bot.tap.first_detection, scenario_start,
                          wall_start, bot.tap.latency.percentiles(), outcome["shutdown"], seconds)
 
 
-async def _show_dashboard(bot, seconds: float) -> None:
+async def _show_dashboard(bot, finished: trio.Event) -> None:
+    """Redraw the dashboard from the bot's latest snapshot until the bot stops."""
     from rich.console import Console
     from rich.live import Live
 
     from arb.dashboard import render
-    console = Console()
-    with Live(console=console, screen=False, refresh_per_second=2) as live, \
-            trio.move_on_after(max(0.0, seconds)):
-        while True:
+    with Live(console=Console(), screen=False, refresh_per_second=2) as live:
+        while not finished.is_set():
             if bot.publisher.latest is not None:
                 live.update(render(bot.publisher.latest))
-            await trio.sleep(1.0)
+            with trio.move_on_after(1.0):
+                await finished.wait()
 
 
 def run(args: argparse.Namespace) -> int:
