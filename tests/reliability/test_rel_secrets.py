@@ -73,8 +73,10 @@ def test_scan_finds_a_planted_secret(tmp_path) -> None:
         serialization.NoEncryption()).decode()
     body = re.sub(r"\s", "", PEM_BLOCK.search(pem).group(1))
     assert len(body) >= 64
-    assert WEBHOOK.search("url = 'https://discord.com/api/webhooks/123/abc'")
-    assert WEBHOOK.search("https://api.telegram.org/bot123456:AAE/sendMessage")
+    # Assembled at run time, so this file does not trip its own scan.
+    assert WEBHOOK.search("url = 'https://discord.com/api/webhooks/" + "123/abc'")
+    assert WEBHOOK.search("https://api.telegram.org/bot" + "123456:AAE/sendMessage")
+    assert WEBHOOK.search("https://hooks.slack.com/services/" + "T000/B000/xyz")
     key = "0x" + "4c" * 32
     assert HEX_KEY.search(f'API_KEY = "{key}"').group(0) == key
     assert Account.from_key(key).address not in PUBLIC_DEV_ACCOUNTS
