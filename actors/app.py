@@ -52,7 +52,14 @@ from actors.fills import FillRouter, serve_user_events
 from actors.legs import LegParams, OrderDesk
 from actors.market import ExecutionIds, MarketParams, edge_detector
 from actors.messages import Halt
-from actors.publisher import DecisionTap, FeedView, Publisher, StatusSource, serve_publisher
+from actors.publisher import (
+    DecisionTap,
+    FeedView,
+    Publisher,
+    StatusSource,
+    publish_logged,
+    serve_publisher,
+)
 from actors.reconcile import ReconcileParams, Reconciler
 from actors.risk import RiskActor, RiskLimits, open_risk_channel
 from actors.router import BookRouter
@@ -447,7 +454,7 @@ async def _run(config: BotConfig, stack: AsyncExitStack, ledger: Ledger, alerts:
     task_status.started(bot)
     shutdown = await supervisor.run(handle_signals=config.handle_signals)
     reassert_halt(watch)
-    publisher.publish_once()
+    publish_logged(publisher)
     logger.bind(actor="app").info("stopped: {} (halted={}, cancelled {})", shutdown.reason,
                                   shutdown.halted,
                                   {v.value: n for v, n in shutdown.cancelled.items()})

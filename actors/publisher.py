@@ -269,7 +269,7 @@ class Publisher:
 async def serve_publisher(publisher: Publisher, *, port: int = 0,
                           task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
     """Publish a snapshot every ``interval_s`` and serve the latest on loopback until cancelled."""
-    _publish_logged(publisher)
+    publish_logged(publisher)
     async with trio.open_nursery() as nursery:
         publisher.url = await nursery.start(
             lambda task_status: serve_asgi(publisher.asgi, port=port, task_status=task_status))
@@ -278,10 +278,10 @@ async def serve_publisher(publisher: Publisher, *, port: int = 0,
         task_status.started(publisher.url)
         while True:
             await trio.sleep(publisher.interval_s)
-            _publish_logged(publisher)
+            publish_logged(publisher)
 
 
-def _publish_logged(publisher: Publisher) -> None:
+def publish_logged(publisher: Publisher) -> None:
     """A status problem is logged, never allowed to stop trading."""
     try:
         publisher.publish_once()
