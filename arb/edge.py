@@ -57,6 +57,8 @@ from __future__ import annotations
 import enum
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
+from functools import partial
+from itertools import pairwise
 
 import attrs
 
@@ -200,6 +202,10 @@ class _Leg:
 
     instrument: Instrument
     kalshi: bool
+    levels: list[Level]
+    """The book's ask levels this leg was prepared from (the cover of ``max_qty``)."""
+    tick: int
+    """The Polymarket book's tick the limits were rounded to (0 for Kalshi)."""
     prices: list[int]
     limits: list[int | None]
     """Per level: the limit price to send when that level is the worst walked (None: off-grid
@@ -209,8 +215,8 @@ class _Leg:
     cum_cost: list[int]
     """Cost at SCALE**2 (price x qty) of the levels before each index."""
     fee_rates: list[int]
-    fee_unit: int
-    """Denominator of ``fee_rates`` x qty (SCALE**fee_exp), giving micro-dollars."""
+    fee_div: int
+    """``fee_rates`` x qty / ``fee_div`` is the fee in units of ``fee_step``."""
     fee_step: int
     """Each fill's fee is rounded up to this: $0.0001 (Kalshi), $0.00001 (Polymarket)."""
     cum_fee: list[int]
@@ -218,27 +224,26 @@ class _Leg:
     marginal: list[int]
     """Exact cost per micro-contract at each level (price + fee) at the pair's common scale."""
     cum_marginal: list[int]
+    convex: bool
+    """True when the marginal cost never falls from one level to the next."""
     poly_min_qty: int
-    received_at: float
 
     @property
     def liquidity(self) -> int:
         return self.cum_qty[-1]
 
-    @property
-    def convex(self) -> bool:
-        """True when the marginal cost never falls from one level to the next."""
-        m = self.marginal
-        return all(x <= y for x, y in zip(m, m[1:], strict=False))
+    def same_input(self, levels: list[Level], tick: int, poly_min_qty: int) -> bool:
+        """Whether preparing ``levels`` under this tick and minimum would give this leg."""
+        return self.levels == levels and self.tick == tick and self.poly_min_qty == poly_min_qty
 
-    def price(self, qty: int) -> tuple[int, int | None, int, int]:
+    def price(self, qty: int) -> _Priced:
         """(level index, limit price, cost, fee) of buying ``qty`` with the venue's rounding."""
         cum_qty = self.cum_qty
         level = bisect_left(cum_qty, qty) - 1
         partial = qty - cum_qty[level]
         cost = -(-(self.cum_cost[level] + self.prices[level] * partial) // SCALE)
-        fee = self.cum_fee[level] + _ceil_fee(self.fee_rates[level] * partial, self.fee_unit,
-                                              self.fee_step)
+        fee = self.cum_fee[level] - (-(self.fee_rates[level] * partial) // self.fee_div) \
+            * self.fee_step
         if self.kalshi:
             fee = -(-fee // CENT) * CENT - cost % -CENT
         return level, self.limits[level], cost, fee
@@ -257,69 +262,71 @@ def _round_up_on_grid(price: int, bands: Sequence[PriceBand]) -> int | None:
     return None
 
 
-def _cover(levels: list[Level], max_qty: int) -> list[Level]:
-    """The best levels whose sizes reach ``max_qty`` (all of them if the book is thinner)."""
-    total = 0
-    for index, (_, size) in enumerate(levels):
-        total += size
-        if total >= max_qty:
-            return levels[:index + 1]
-    return levels
+_COVER_DEPTH = 4
+"""Ask levels read first; sports books rarely need more to reach ``max_qty``."""
 
 
-def _kalshi_leg(pair: MarketPair, rates: _Rates, book: KalshiBook, outcome: Outcome,
-                max_qty: int) -> _Leg:
-    levels = _cover(book.asks(outcome), max_qty)
+def _cover(asks: Callable[[int | None], list[Level]], max_qty: int) -> list[Level]:
+    """The best ask levels whose sizes reach ``max_qty`` (all of them if the book is thinner),
+    reading the book a few levels at a time (a full read costs ~0.2 us per level)."""
+    depth = _COVER_DEPTH
+    while True:
+        levels = asks(depth)
+        total = 0
+        for index, (_, size) in enumerate(levels):
+            total += size
+            if total >= max_qty:
+                return levels[:index + 1]
+        if len(levels) < depth:
+            return levels
+        depth *= 4
+
+
+def _kalshi_leg(pair: MarketPair, rates: _Rates, outcome: Outcome, levels: list[Level]) -> _Leg:
     grid = pair.kalshi.grid
-    return _build_leg(pair.kalshi.instrument(outcome), True, rates, levels,
-                      [_round_up_on_grid(p, grid) for p, _ in levels], 0, book.received_at)
+    return _build_leg(pair.kalshi.instrument(outcome), True, rates, levels, 0,
+                      [_round_up_on_grid(p, grid) for p, _ in levels], 0)
 
 
-def _poly_leg(pair: MarketPair, rates: _Rates, book: PolyBook, max_qty: int) -> _Leg:
-    levels = _cover(book.asks(), max_qty)
+def _poly_leg(pair: MarketPair, rates: _Rates, book: PolyBook, levels: list[Level]) -> _Leg:
     tick = book.tick
     limits: list[int | None] = []
     for price, _ in levels:
         rounded = -(-price // tick) * tick
         limits.append(rounded if tick <= rounded <= SCALE - tick else None)
-    return _build_leg(pair.poly.instrument(book.token_id), False, rates, levels, limits,
-                      book.min_order_size, book.received_at)
+    return _build_leg(pair.poly.instrument(book.token_id), False, rates, levels, tick, limits,
+                      book.min_order_size)
 
 
 def _build_leg(instrument: Instrument, kalshi: bool, rates: _Rates, levels: list[Level],
-               limits: list[int | None], poly_min_qty: int, received_at: float) -> _Leg:
+               tick: int, limits: list[int | None], poly_min_qty: int) -> _Leg:
     fee_exp = rates.fee_exp(kalshi)
-    denominator = SCALE ** fee_exp
     price_mult = SCALE ** (rates.z - 1)
     fee_mult = SCALE ** (rates.z - fee_exp)
-    fee_rate = rates.fee_rate
     fee_step = _KALSHI_FILL_FEE_STEP if kalshi else _POLY_FEE_STEP
-    prices: list[int] = []
-    fee_rates: list[int] = []
-    marginal: list[int] = []
+    fee_div = SCALE ** fee_exp * fee_step
+    if kalshi:
+        k_rate = rates.kalshi_rate
+        fee_rates = [k_rate * price * (SCALE - price) for price, _ in levels]
+    else:
+        p_rate, p_exp = rates.poly_rate, rates.poly_exp
+        fee_rates = [p_rate * (price * (SCALE - price)) ** p_exp for price, _ in levels]
+    prices = [price for price, _ in levels]
+    marginal = [price * price_mult + rate * fee_mult for price, rate in zip(prices, fee_rates, strict=True)]
     cum_qty, cum_cost, cum_fee, cum_marginal = [0], [0], [0], [0]
     q = cost = fee = exact = 0
-    for price, size in levels:
-        rate = fee_rate(kalshi, price)
-        m = price * price_mult + rate * fee_mult
-        prices.append(price)
-        fee_rates.append(rate)
-        marginal.append(m)
+    for (price, size), rate, m in zip(levels, fee_rates, marginal, strict=True):
         q += size
         cost += price * size
-        fee += _ceil_fee(rate * size, denominator, fee_step)
+        fee -= (-(rate * size) // fee_div) * fee_step
         exact += m * size
         cum_qty.append(q)
         cum_cost.append(cost)
         cum_fee.append(fee)
         cum_marginal.append(exact)
-    return _Leg(instrument, kalshi, prices, limits, cum_qty, cum_cost, fee_rates, denominator,
-                fee_step, cum_fee, marginal, cum_marginal, poly_min_qty, received_at)
-
-
-def _ceil_fee(numerator: int, denominator: int, step: int) -> int:
-    """``numerator / denominator`` micro-dollars rounded up to a multiple of ``step``."""
-    return -(-numerator // (denominator * step)) * step
+    convex = all(x <= y for x, y in pairwise(marginal))
+    return _Leg(instrument, kalshi, levels, tick, prices, limits, cum_qty, cum_cost, fee_rates,
+                fee_div, fee_step, cum_fee, marginal, cum_marginal, convex, poly_min_qty)
 
 
 _Priced = tuple[int, int | None, int, int]
@@ -343,21 +350,6 @@ class _Search:
         q = units * self.step
         return q * self.scale - self.a.exact(q) - self.b.exact(q)
 
-    def profit(self, units: int) -> _Found | None:
-        """Exact profit at ``units`` if every rule and limit holds there, else None."""
-        q = units * self.step
-        pa, pb = self.a.price(q), self.b.price(q)
-        if not (_order_ok(self.a, pa, q) and _order_ok(self.b, pb, q)):
-            return None
-        capital = pa[2] + pa[3] + pb[2] + pb[3]
-        profit = q - capital
-        params = self.params
-        if (capital > params.max_cost or profit < params.min_profit
-                or profit * SCALE < params.min_profit_per_contract * q
-                or profit * 10_000 < params.min_edge_bps * capital):
-            return None
-        return profit, units, pa, pb
-
     def capital_ok(self, units: int) -> bool:
         q = units * self.step
         pa, pb = self.a.price(q), self.b.price(q)
@@ -365,7 +357,7 @@ class _Search:
 
     def notional_ok(self, units: int) -> bool:
         """The $1 minimum of every Polymarket leg (monotone in size). A level with no valid
-        limit counts as passing here, so the lower bound is never too high; ``profit`` still
+        limit counts as passing here, so the lower bound is never too high; the scan still
         refuses those sizes."""
         q = units * self.step
         for leg in (self.a, self.b):
@@ -386,34 +378,23 @@ class _Search:
     def peak(self, lo: int, hi: int) -> int:
         """The size in [lo, hi] maximising L: walk the merged level boundaries until the
         combined marginal cost reaches $1 per contract."""
-        a, b, step, scale = self.a, self.b, self.step, self.scale
+        a_marginal, a_cum_qty, a_last = self.a.marginal, self.a.cum_qty, len(self.a.prices) - 1
+        b_marginal, b_cum_qty, b_last = self.b.marginal, self.b.cum_qty, len(self.b.prices) - 1
+        step, scale = self.step, self.scale
         i = j = 0
         q = 0
         end = hi * step
-        while q < end and a.marginal[i] + b.marginal[j] < scale:
-            next_a, next_b = a.cum_qty[i + 1], b.cum_qty[j + 1]
+        while q < end and a_marginal[i] + b_marginal[j] < scale:
+            next_a, next_b = a_cum_qty[i + 1], b_cum_qty[j + 1]
             q = min(next_a, next_b, end)
-            if q == next_a and i + 1 < len(a.prices):
+            if q == next_a and i < a_last:
                 i += 1
-            if q == next_b and j + 1 < len(b.prices):
+            if q == next_b and j < b_last:
                 j += 1
         units = min(max(q // step, lo), hi)
         if units < hi and self.exact(units + 1) > self.exact(units):
             units += 1
         return units
-
-
-def _order_ok(leg: _Leg, priced: _Priced, q: int) -> bool:
-    """Venue order rules: a valid limit price; for Polymarket the minimum size, the $1
-    notional and a FOK/FAK amount with <= 2 decimals."""
-    limit = priced[1]
-    if limit is None:
-        return False
-    if leg.kalshi:
-        return True
-    notional = limit * q
-    return (q >= leg.poly_min_qty and notional >= _ONE_DOLLAR_NOTIONAL
-            and notional % _POLY_USDC_STEP == 0)
 
 
 def _last_true(lo: int, hi: int, pred: Callable[[int], bool]) -> int:
@@ -465,48 +446,95 @@ def _best_size(search: _Search) -> _Found | None:
         hi = start = _last_true(lo, start, search.ratio_ok)
     if start < lo or (concave and search.exact(start) // scale < params.min_profit):
         return None
+    return _scan(search, start, lo, hi, concave)
+
+
+def _scan(search: _Search, start: int, lo: int, hi: int, concave: bool) -> _Found | None:
+    """The most profitable size in [lo, hi] (ties: the smallest), scanning down from ``start``
+    and then up from ``start + 1``, with every venue rule and limit checked at each size.
+
+    The hot loop of an arb-present evaluation: both legs' pricing (``_Leg.price``,
+    ``_Leg.exact``) is inlined on local lists, which makes each size ~3x cheaper."""
+    a, b, step, params, scale = search.a, search.b, search.step, search.params, search.scale
+    max_cost, min_profit = params.max_cost, params.min_profit
+    per_contract, edge_bps = params.min_profit_per_contract, params.min_edge_bps
+    a_cum_qty, a_cum_cost, a_prices, a_cum_fee = a.cum_qty, a.cum_cost, a.prices, a.cum_fee
+    a_rates, a_div, a_step, a_kalshi = a.fee_rates, a.fee_div, a.fee_step, a.kalshi
+    a_cum_marginal, a_marginal, a_limits, a_min = a.cum_marginal, a.marginal, a.limits, \
+        a.poly_min_qty
+    b_cum_qty, b_cum_cost, b_prices, b_cum_fee = b.cum_qty, b.cum_cost, b.prices, b.cum_fee
+    b_rates, b_div, b_step, b_kalshi = b.fee_rates, b.fee_div, b.fee_step, b.kalshi
+    b_cum_marginal, b_marginal, b_limits, b_min = b.cum_marginal, b.marginal, b.limits, \
+        b.poly_min_qty
     best: _Found | None = None
     budget = MAX_SCAN
     for direction in (-1, 1):
         units = start if direction < 0 else start + 1
         while lo <= units <= hi and budget > 0:
             budget -= 1
+            q = units * step
+            i = bisect_left(a_cum_qty, q) - 1
+            j = bisect_left(b_cum_qty, q) - 1
+            a_part = q - a_cum_qty[i]
+            b_part = q - b_cum_qty[j]
             if concave:
                 # P(q) <= floor(L(q)), and L only falls from here on in this direction.
-                bound = search.exact(units) // scale
-                if bound < params.min_profit or (best is not None and (
+                bound = (q * scale - a_cum_marginal[i] - a_marginal[i] * a_part
+                         - b_cum_marginal[j] - b_marginal[j] * b_part) // scale
+                if bound < min_profit or (best is not None and (
                         bound < best[0] or (direction > 0 and bound == best[0]))):
                     break
-            found = search.profit(units)
-            if found is not None and (best is None or found[0] > best[0]
-                                      or (found[0] == best[0] and units < best[1])):
-                best = found
-            elif direction > 0 and not search.capital_ok(units):
-                break
+            a_cost = -(-(a_cum_cost[i] + a_prices[i] * a_part) // SCALE)
+            a_fee = a_cum_fee[i] - (-(a_rates[i] * a_part) // a_div) * a_step
+            if a_kalshi:
+                a_fee = -(-a_fee // CENT) * CENT - a_cost % -CENT
+            b_cost = -(-(b_cum_cost[j] + b_prices[j] * b_part) // SCALE)
+            b_fee = b_cum_fee[j] - (-(b_rates[j] * b_part) // b_div) * b_step
+            if b_kalshi:
+                b_fee = -(-b_fee // CENT) * CENT - b_cost % -CENT
+            capital = a_cost + a_fee + b_cost + b_fee
+            if capital > max_cost:
+                if direction > 0:
+                    break
+            else:
+                profit = q - capital
+                a_limit, b_limit = a_limits[i], b_limits[j]
+                if (profit >= min_profit and (best is None or profit > best[0]
+                                              or (profit == best[0] and units < best[1]))
+                        and profit * SCALE >= per_contract * q
+                        and profit * 10_000 >= edge_bps * capital
+                        and a_limit is not None and b_limit is not None
+                        and (a_kalshi or _poly_order_ok(a_limit, q, a_min))
+                        and (b_kalshi or _poly_order_ok(b_limit, q, b_min))):
+                    best = (profit, units, (i, a_limit, a_cost, a_fee),
+                            (j, b_limit, b_cost, b_fee))
             units += direction
     return best
 
 
-def _finish(pair: MarketPair, kind: Kind, search: _Search, found: _Found) -> Opportunity:
+def _poly_order_ok(limit: int, q: int, min_qty: int) -> bool:
+    """Polymarket's order rules: the minimum size, the $1 notional and a FOK/FAK amount with
+    <= 2 decimals."""
+    notional = limit * q
+    return q >= min_qty and notional >= _ONE_DOLLAR_NOTIONAL and notional % _POLY_USDC_STEP == 0
+
+
+def _finish(pair: MarketPair, kind: Kind, search: _Search, found: _Found,
+            received_at: float) -> Opportunity:
     profit, units, pa, pb = found
     q = units * search.step
     legs = (_edge_leg(search.a, pa, q), _edge_leg(search.b, pb, q))
-    cost = legs[0].cost + legs[1].cost
-    fees = legs[0].fee + legs[1].fee
-    return Opportunity(pair_id=pair.pair_id, kind=kind, qty=Qty(q), legs=legs, cost=Money(cost),
-                       fees=Money(fees), payout=Money(q), profit=Money(profit),
-                       edge_bps=profit * 10_000 // (cost + fees),
-                       received_at=min(search.a.received_at, search.b.received_at))
+    cost = pa[2] + pb[2]
+    fees = pa[3] + pb[3]
+    return Opportunity(pair.pair_id, kind, Qty(q), legs, Money(cost), Money(fees), Money(q),
+                       Money(profit), profit * 10_000 // (cost + fees), received_at)
 
 
 def _edge_leg(leg: _Leg, priced: _Priced, qty: int) -> EdgeLeg:
     level, limit, cost, fee = priced
-    fills = tuple((Price(leg.prices[i]), Qty(min(leg.cum_qty[i + 1], qty) - leg.cum_qty[i]))
-                  for i in range(level + 1))
-    return EdgeLeg(instrument=leg.instrument, side=Side.BUY, limit_price=Price(limit or 0),
-                   qty=Qty(qty), cost=Money(cost), fee=Money(fee),
-                   best_price=Price(leg.prices[0]), size_at_best=Qty(leg.cum_qty[1]),
-                   fills=fills)
+    fills = (*leg.levels[:level], (leg.levels[level][0], Qty(qty - leg.cum_qty[level])))
+    return EdgeLeg(leg.instrument, Side.BUY, Price(limit or 0), Qty(qty), Money(cost),
+                   Money(fee), leg.levels[0][0], leg.levels[0][1], fills)
 
 
 def _check_books(pair: MarketPair, kalshi_book: KalshiBook, poly_yes_book: PolyBook,
@@ -577,21 +605,29 @@ def _evaluate_kind(pair: MarketPair, rates: _Rates, kind: Kind, kalshi_book: Kal
     max_qty = params.max_qty
     step = _KALSHI_FRACTIONAL_STEP if pair.kalshi.fractional else SCALE
     if kind is Kind.POLY_YES_KALSHI_NO:
-        a = _poly_leg(pair, rates, poly_yes_book, max_qty)
-        b = _kalshi_leg(pair, rates, kalshi_book, Outcome.NO, max_qty)
+        a = _poly_leg(pair, rates, poly_yes_book, _cover(poly_yes_book.asks, max_qty))
+        b = _kalshi_leg(pair, rates, Outcome.NO,
+                        _cover(partial(kalshi_book.asks, Outcome.NO), max_qty))
+        received_at = min(poly_yes_book.received_at, kalshi_book.received_at)
     elif kind is Kind.KALSHI_YES_POLY_NO:
-        a = _kalshi_leg(pair, rates, kalshi_book, Outcome.YES, max_qty)
-        b = _poly_leg(pair, rates, poly_no_book, max_qty)
+        a = _kalshi_leg(pair, rates, Outcome.YES,
+                        _cover(partial(kalshi_book.asks, Outcome.YES), max_qty))
+        b = _poly_leg(pair, rates, poly_no_book, _cover(poly_no_book.asks, max_qty))
+        received_at = min(kalshi_book.received_at, poly_no_book.received_at)
     elif kind is Kind.POLY_SAME_MARKET:
-        a = _poly_leg(pair, rates, poly_yes_book, max_qty)
-        b = _poly_leg(pair, rates, poly_no_book, max_qty)
+        a = _poly_leg(pair, rates, poly_yes_book, _cover(poly_yes_book.asks, max_qty))
+        b = _poly_leg(pair, rates, poly_no_book, _cover(poly_no_book.asks, max_qty))
         step = _POLY_SHARE_STEP
+        received_at = min(poly_yes_book.received_at, poly_no_book.received_at)
     else:
-        a = _kalshi_leg(pair, rates, kalshi_book, Outcome.YES, max_qty)
-        b = _kalshi_leg(pair, rates, kalshi_book, Outcome.NO, max_qty)
+        a = _kalshi_leg(pair, rates, Outcome.YES,
+                        _cover(partial(kalshi_book.asks, Outcome.YES), max_qty))
+        b = _kalshi_leg(pair, rates, Outcome.NO,
+                        _cover(partial(kalshi_book.asks, Outcome.NO), max_qty))
+        received_at = kalshi_book.received_at
     search = _Search(a, b, step, params, SCALE ** rates.z)
     found = _best_size(search)
-    return None if found is None else _finish(pair, kind, search, found)
+    return None if found is None else _finish(pair, kind, search, found, received_at)
 
 
 def best(pair: MarketPair, kalshi_book: KalshiBook, poly_yes_book: PolyBook,
