@@ -14,7 +14,10 @@
 # those bytes under a shielded, bounded deadline, so a cancellation of the caller cannot cut a
 # sent order off from its answer: the call ends with a definitive result, Rejected, or
 # OutcomeUnknown. ``delayed`` is reported as DELAYED (never as zero filled); a killed FOK and an
-# ``unmatched`` answer are CANCELLED with nothing filled. A 425 / cancel-only / disabled answer
+# ``unmatched`` answer are CANCELLED with nothing filled. ``INVALID_ORDER_DUPLICATED`` (the same
+# signed order posted again, e.g. after an unknown outcome) means the order exists: it is
+# answered with the order's current state from the venue, never as a Rejected (which says the
+# order does not exist). A 425 / cancel-only / disabled answer
 # raises TradingPaused and marks the venue not trading until ``PAUSE_HOLD_S`` passes or an
 # order is accepted again.
 #
@@ -79,6 +82,7 @@ MAX_TRACKED_ORDERS = 10_000
 """Order hash -> client id entries kept in memory (oldest dropped first)."""
 _V = Venue.POLYMARKET
 _KILLED_MARKERS = ("NOT_FILLED", "fully filled or killed", "no orders found to match")
+_DUPLICATE_MARKER = "INVALID_ORDER_DUPLICATED"
 
 
 @attrs.frozen
@@ -188,6 +192,7 @@ class PolymarketAdapter:
     async def submit(self, order: PreparedOrder) -> OrderResult:
         """Post the prepared bytes; raises Rejected, TradingPaused, Transient or OutcomeUnknown."""
         assert order.venue_order_id is not None
+        existing: OrderResult | None = None
         with trio.move_on_after(self.submit_deadline_s, shield=True) as scope:
             try:
                 response = await self.rest.post_order(order.payload)
@@ -197,11 +202,23 @@ class PolymarketAdapter:
             except Rejected as exc:
                 if any(m in exc.reason for m in _KILLED_MARKERS):
                     return _nothing_filled(order, OrderStatus.CANCELLED)
-                raise
+                if _DUPLICATE_MARKER not in exc.reason:
+                    raise
+                existing = await self._already_placed(order.venue_order_id)
         if scope.cancelled_caught:
             raise OutcomeUnknown(_V, f"order {order.venue_order_id}: no answer within "
                                      f"{self.submit_deadline_s} s")
+        if existing is not None:
+            return existing
         return self._result(order, response)
+
+    async def _already_placed(self, venue_order_id: str) -> OrderResult:
+        """The venue's state of an order it refused as a duplicate of itself."""
+        existing = await self.get_order(venue_order_id)
+        if existing is None:
+            raise OutcomeUnknown(_V, f"order {venue_order_id}: refused as a duplicate, but the "
+                                     "venue does not list it")
+        return existing
 
     async def submit_batch(self, orders: Sequence[PreparedOrder]
                            ) -> list[OrderResult | VenueError]:
@@ -216,25 +233,36 @@ class PolymarketAdapter:
         if not 1 <= len(orders) <= MAX_BATCH_ORDERS:
             raise Rejected(_V, f"a batch holds 1..{MAX_BATCH_ORDERS} orders, got {len(orders)}")
         body = b"[" + b",".join(o.payload for o in orders) + b"]"
+        out: list[OrderResult | VenueError] = []
         with trio.move_on_after(self.submit_deadline_s, shield=True) as scope:
             try:
                 responses = await self.rest.post_orders(body)
             except TradingPaused as exc:
                 self._pause = (exc.kind, self.wall_clock())
                 raise
+            if len(responses) != len(orders):
+                raise OutcomeUnknown(_V, f"batch of {len(orders)} orders answered with "
+                                         f"{len(responses)} results")
+            for order, response in zip(orders, responses, strict=True):
+                out.append(await self._batch_entry(order, response))
         if scope.cancelled_caught:
             raise OutcomeUnknown(_V, f"batch of {len(orders)} orders: no answer within "
                                      f"{self.submit_deadline_s} s")
-        if len(responses) != len(orders):
-            raise OutcomeUnknown(_V, f"batch of {len(orders)} orders answered with "
-                                     f"{len(responses)} results")
-        out: list[OrderResult | VenueError] = []
-        for order, response in zip(orders, responses, strict=True):
-            try:
-                out.append(self._result(order, response))
-            except (Rejected, OutcomeUnknown) as exc:
-                out.append(exc)
         return out
+
+    async def _batch_entry(self, order: PreparedOrder, response: PostOrderResponse
+                           ) -> OrderResult | VenueError:
+        try:
+            return self._result(order, response)
+        except OutcomeUnknown as exc:
+            return exc
+        except Rejected as exc:
+            if _DUPLICATE_MARKER not in exc.reason:
+                return exc
+        try:
+            return await self._already_placed(order.venue_order_id or "")
+        except VenueError as exc:
+            return exc
 
     def _result(self, order: PreparedOrder, response: PostOrderResponse) -> OrderResult:
         oid = order.venue_order_id or ""
