@@ -28,6 +28,8 @@ class KalshiFaults:
     """Statuses to answer the next REST calls with, in order (e.g. [500, 503, 429])."""
     hang_orders: int = 0
     """The next N order creations are placed, but their HTTP response never comes."""
+    fail_after_accept: list[int] = attrs.Factory(list)
+    """The next order creations are placed, then answered with these 5xx statuses."""
     feeds_frozen: bool = False
     """Websocket data silently dropped (sequence numbers still consumed); pings continue."""
     skip_seq: int = 0
@@ -56,6 +58,16 @@ class KalshiFaults:
 
     def hang_next_orders(self, count: int = 1) -> None:
         self.hang_orders += count
+
+    def fail_next_orders_after_accept(self, count: int, status: int = 502) -> None:
+        """The next ``count`` order creations are placed (and may fill), but answered with a 5xx
+        ``status``, as when a gateway fails after the venue accepted the order."""
+        if status not in (500, 502, 503, 504):
+            raise ValueError(f"unsupported status after accept {status}")
+        self.fail_after_accept.extend([status] * count)
+
+    def take_failure_after_accept(self) -> int | None:
+        return self.fail_after_accept.pop(0) if self.fail_after_accept else None
 
     def take_hang(self) -> bool:
         if self.hang_orders:

@@ -584,7 +584,12 @@ class KalshiSimApp:
     def create_order(self, req: Request) -> Reply:
         data = _parse_json(req.body, "order")
         body = self._create(req.user.user_id, data, "order")
-        return Reply(201, body, hang=faults_of(self.exchange).take_hang())
+        faults = faults_of(self.exchange)
+        failed = faults.take_failure_after_accept()
+        if failed is not None:
+            return Reply(failed, KalshiApiError(failed, errors.INTERNAL, "injected server error "
+                                                "after the order was placed").body())
+        return Reply(201, body, hang=faults.take_hang())
 
     def amend_order(self, req: Request) -> Reply:
         data = _parse_json(req.body, "amend")
