@@ -14,6 +14,9 @@ class PauseKind(enum.Enum):
     """HTTP 503 "Trading is currently cancel-only": cancels work, new orders do not."""
     TRADING_DISABLED = "trading_disabled"
     """HTTP 503 "Trading is currently disabled"."""
+    POST_ONLY = "post_only"
+    """HTTP 503 "Trading is currently post-only" (the window after a matching-engine restart):
+    only post-only orders rest; taker legs, so two-leg entries, are refused."""
 
 
 class TradingPaused(VenuePaused):

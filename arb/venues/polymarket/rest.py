@@ -15,7 +15,7 @@
 #   read/write timeout, reset, protocol error, 5xx     -> OutcomeUnknown for mutations,
 #                                                         Transient for reads (re-reading is safe)
 #   429 (throttled before processing)                  -> Transient
-#   425, 503 cancel-only / trading disabled            -> TradingPaused (a Rejected)
+#   425, 503 cancel-only / post-only / disabled        -> TradingPaused (a Rejected)
 #   401, 403 (bad key, signature, clock, geoblock)     -> AuthError
 #   other 4xx                                          -> Rejected with the venue's text and code
 # Response bodies are parsed without floats and turned into small frozen records here, so
@@ -371,6 +371,8 @@ def classify_status(response: httpx.Response, *, what: str, mutating: bool) -> E
         return TradingPaused(PauseKind.MATCHING_ENGINE_RESTART, reason, status=status)
     if status == 503 and "cancel-only" in lowered:
         return TradingPaused(PauseKind.CANCEL_ONLY, reason, status=status)
+    if status == 503 and "post-only" in lowered:
+        return TradingPaused(PauseKind.POST_ONLY, reason, status=status)
     if status == 503 and "trading is currently disabled" in lowered:
         return TradingPaused(PauseKind.TRADING_DISABLED, reason, status=status)
     if status in (401, 403):
