@@ -117,6 +117,8 @@ class MarketActor:
     expired: int = 0
     mismatches: int = 0
     blacklisted_until: float | None = None
+    stop_reason: str | None = None
+    """Set by ``retire``: the market is being removed; no new entries."""
     triggers: collections.Counter[str] = attrs.field(factory=collections.Counter)
     skipped: collections.Counter[str] = attrs.field(factory=collections.Counter)
     filtered: collections.Counter[str] = attrs.field(factory=collections.Counter)
@@ -130,16 +132,31 @@ class MarketActor:
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
                     ) -> None:
-        """Wait until all three books are seeded, report started, then run forever."""
+        """Wait until all three books are seeded, report started, then run until retired.
+
+        Returns (without reporting started if the books never seeded) once ``retire`` was
+        called and no step is running: an execution in flight always finishes first.
+        """
         while not self.books.seeded():
+            if self.stop_reason is not None:
+                return
             self._note(await self.mailbox.wait_changes())
         task_status.started()
-        while True:
+        while self.stop_reason is None:
             trigger = "scan"
             with trio.move_on_after(self.params.scan_interval_s):
                 self._note(await self.mailbox.wait_changes())
                 trigger = "change"
+            if self.stop_reason is not None:
+                return
             await self.step(trigger)
+
+    def retire(self, reason: str) -> None:
+        """Take no new entry and let ``serve`` return once the current step (and its
+        execution, if any) has finished. Idempotent: the first reason is kept."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        self.mailbox.wake()
 
     def _note(self, changes: Changes) -> None:
         for health in changes.health:
@@ -147,6 +164,8 @@ class MarketActor:
 
     def blocked(self) -> str | None:
         """Why no entry may be made now, or None."""
+        if self.stop_reason is not None:
+            return "retiring"
         if not self.pair.tradable:
             return "not_tradable"
         now = trio.current_time()
@@ -200,12 +219,15 @@ class MarketActor:
         detection = tradelog.detection(self.pair, opportunity, assessment)
         recorded = False
         try:
-            if self.blocked() is not None or not still_valid(
+            blocked = self.blocked()
+            if blocked is not None or not still_valid(
                     opportunity, self.detect(self.pair, self.books)):
                 self.expired += 1
                 execution.outcome = ExecutionOutcome.EXPIRED
-                self.desk.ledger.record_aborted(start, detection, "expired",
-                                                "edge gone when re-priced before sending")
+                self.desk.ledger.record_aborted(
+                    start, detection, "expired",
+                    f"entry blocked ({blocked}) before sending" if blocked is not None
+                    else "edge gone when re-priced before sending")
                 return
             self.desk.ledger.record_attempt(start, detection)
             recorded = True

@@ -64,6 +64,10 @@ class Mailbox:
         self._health[health.venue] = health
         self._wakeup.set()
 
+    def wake(self) -> None:
+        """Wake the waiting actor with nothing pending (it has something else to look at)."""
+        self._wakeup.set()
+
     def take_nowait(self) -> Changes:
         """Everything pending (possibly nothing), and reset."""
         changes = Changes(frozenset(self._dirty), tuple(self._health.values()))

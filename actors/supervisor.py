@@ -26,6 +26,26 @@
 #   (they record UNKNOWN legs and release reservations), then, shielded and time-bounded, cancel
 #   every open order on both venues and run one reconciliation pass. A second signal cancels that
 #   cleanup scope and the process exits at once.
+#
+# Markets at run time (discovery refresh, operator decisions), without a restart:
+# - ``await add_market(spec)`` supervises a new pair (before the startup barrier it is queued and
+#   starts with the others). The same pair id with an equal spec is a no-op; a different spec
+#   (the pair changed: verdict, orientation, fees, grid, or new book objects) replaces the running
+#   actor: the old one is removed first (below), then the new one starts with a fresh restart
+#   budget. Returns False, starting nothing, once the stop path has begun.
+# - ``await remove_market(pair_id, reason)`` retires the actor: it takes no new entry, and its
+#   loop returns only after the current step, including an execution in flight, has finished, so
+#   ``ExecutionFinished`` always reaches risk and no reservation is left held by nobody. A leg
+#   still UNKNOWN when its execution ends keeps its reservation and blocks its event in risk, as
+#   for any execution; reconciliation resolves it, which needs no market actor. Then the router
+#   subscription is dropped, and the pair leaves ``actors`` and ``disabled`` (a disabled pair is
+#   removed at once). Removal waits for all of that and returns False for an unknown pair id.
+#   Restart delays are cut short by a removal; a crash during removal is not restarted.
+# - ``await set_markets(specs, reason)`` reconciles the whole set at once (what the app's
+#   refresh calls with the specs of every pair it wants traded): unknown pairs are added,
+#   changed ones replaced, missing ones removed with ``reason``, concurrently; it returns the
+#   ``MarketChanges`` and waits for every removal.
+# ``markets`` is only the initial list; ``market_specs()`` is the current one.
 from __future__ import annotations
 
 import collections
@@ -87,6 +107,50 @@ class MarketSpec:
 
 
 @attrs.frozen
+class MarketChanges:
+    """What ``set_markets`` did, by pair id."""
+
+    added: tuple[str, ...] = ()
+    replaced: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class MarketRemoval:
+    pair_id: str
+    reason: str
+    at: float
+    """Trio time the market actor had stopped."""
+
+
+REMOVALS_KEPT = 200
+"""Recent market removals kept for the status view."""
+
+
+@attrs.define(eq=False)
+class _MarketSlot:
+    """One supervised pair: its spec, its current actor, and how it stops."""
+
+    spec: MarketSpec
+    started: bool = False
+    actor: MarketActor | None = None
+    stop_reason: str | None = None
+    stopping: trio.Event = attrs.field(factory=trio.Event)
+    stopped: trio.Event = attrs.field(factory=trio.Event)
+
+    @property
+    def pair_id(self) -> str:
+        return self.spec.pair.pair_id
+
+    def stop(self, reason: str) -> None:
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        self.stopping.set()
+        if self.actor is not None:
+            self.actor.retire(self.stop_reason)
+
+
+@attrs.frozen
 class TaskSpec:
     """A restartable task (a feed connection or a user stream); ``serve`` runs until it fails."""
 
@@ -127,6 +191,10 @@ class Supervisor:
     trading_scope: trio.CancelScope = attrs.field(factory=trio.CancelScope)
     startup_report: PassReport | None = None
     """The first reconciliation pass (the startup barrier), once it has run."""
+    removals: collections.deque[MarketRemoval] = attrs.field(
+        factory=lambda: collections.deque(maxlen=REMOVALS_KEPT))
+    _slots: dict[str, _MarketSlot] = attrs.field(factory=dict)
+    _market_nursery: trio.Nursery | None = None
     _stop_reason: str | None = None
     _stop_halted: bool = False
     _stop_requested: trio.Event = attrs.field(factory=trio.Event)
@@ -134,9 +202,89 @@ class Supervisor:
     _cleanup_scope: trio.CancelScope | None = None
     _signals: int = 0
 
+    def __attrs_post_init__(self) -> None:
+        for spec in self.markets:
+            if spec.pair.pair_id in self._slots:
+                raise ValueError(f"market {spec.pair.pair_id} is listed twice")
+            self._slots[spec.pair.pair_id] = _MarketSlot(spec)
+
     @property
     def venues(self) -> Mapping[Venue, VenueAdapter]:
         return self.desk.venues
+
+    def market_specs(self) -> tuple[MarketSpec, ...]:
+        """The markets supervised now (those being removed included, until they stop)."""
+        return tuple(slot.spec for slot in self._slots.values())
+
+    async def add_market(self, spec: MarketSpec, *, reason: str = "pair changed") -> bool:
+        """Supervise ``spec``'s pair; replaces (after removing it with ``reason``) a running
+        actor of the same pair id whose spec differs. False if nothing was started: the same
+        spec is already supervised, or the stop path has begun."""
+        pair_id = spec.pair.pair_id
+        while (slot := self._slots.get(pair_id)) is not None:
+            if slot.stop_reason is None:
+                if slot.spec == spec:
+                    return False
+                slot.stop(reason)
+            await self._finish_removal(slot)
+        if self._stop_requested.is_set():
+            return False
+        slot = _MarketSlot(spec)
+        self._slots[pair_id] = slot
+        if self._market_nursery is not None:
+            slot.started = True
+            self._market_nursery.start_soon(self._supervise_market, slot)
+        return True
+
+    async def remove_market(self, pair_id: str, reason: str) -> bool:
+        """Stop supervising ``pair_id`` once its in-flight execution (if any) has finished;
+        returns when it has stopped, False if the pair id is not supervised."""
+        slot = self._slots.get(pair_id)
+        if slot is None:
+            return False
+        slot.stop(reason)
+        await self._finish_removal(slot)
+        return True
+
+    async def set_markets(self, specs: Sequence[MarketSpec], *,
+                          reason: str = "no longer wanted") -> MarketChanges:
+        """Make the supervised markets exactly ``specs``: add, replace and remove (waiting for
+        every removal)."""
+        wanted: dict[str, MarketSpec] = {}
+        for spec in specs:
+            if spec.pair.pair_id in wanted:
+                raise ValueError(f"market {spec.pair.pair_id} is listed twice")
+            wanted[spec.pair.pair_id] = spec
+        added: list[str] = []
+        replaced: list[str] = []
+        removed: list[str] = []
+        async with trio.open_nursery() as nursery:
+            for pair_id, slot in list(self._slots.items()):
+                if pair_id not in wanted and slot.stop_reason is None:
+                    removed.append(pair_id)
+                    nursery.start_soon(self.remove_market, pair_id, reason)
+            for pair_id, spec in wanted.items():
+                slot = self._slots.get(pair_id)
+                if slot is not None and slot.stop_reason is None and slot.spec == spec:
+                    continue
+                (replaced if slot is not None and slot.stop_reason is None
+                 else added).append(pair_id)
+                nursery.start_soon(self.add_market, spec)
+        return MarketChanges(tuple(added), tuple(replaced), tuple(removed))
+
+    async def _finish_removal(self, slot: _MarketSlot) -> None:
+        if not slot.started:
+            slot.stopped.set()
+        await slot.stopped.wait()
+        pair_id = slot.pair_id
+        if self._slots.get(pair_id) is not slot:
+            return  # another waiter already finished this removal
+        del self._slots[pair_id]
+        self.actors.pop(pair_id, None)
+        self.disabled.pop(pair_id, None)
+        reason = slot.stop_reason or "removed"
+        self.removals.append(MarketRemoval(pair_id, reason, trio.current_time()))
+        self.alerts.publish(Alert("market_removed", Severity.INFO, f"{pair_id}: {reason}"))
 
     def request_stop(self, reason: str, *, halted: bool = False) -> None:
         """Ask for the stop path (idempotent: the first reason wins)."""
@@ -204,19 +352,33 @@ class Supervisor:
                     # The startup barrier: no market actor before the first full pass.
                     self.startup_report = await nursery.start(
                         self._core, "reconciliation", serve_reconciler, self.reconciler)
-                    for spec in self.markets:
-                        nursery.start_soon(self._supervise_market, spec)
+                    self._market_nursery = nursery
+                    for slot in list(self._slots.values()):
+                        if not slot.started:
+                            slot.started = True
+                            nursery.start_soon(self._supervise_market, slot)
         finally:
+            self._market_nursery = None
+            for slot in self._slots.values():
+                if not slot.started:
+                    slot.stopped.set()
             self._trading_done.set()
 
-    async def _supervise_market(self, spec: MarketSpec) -> None:
-        pair_id = spec.pair.pair_id
+    async def _supervise_market(self, slot: _MarketSlot) -> None:
+        try:
+            await self._restart_market(slot)
+        finally:
+            slot.stopped.set()
+
+    async def _restart_market(self, slot: _MarketSlot) -> None:
+        spec, pair_id = slot.spec, slot.pair_id
         recent: collections.deque[float] = collections.deque()
-        while True:
+        while slot.stop_reason is None:
             mailbox = self.router.subscribe(spec.books.keys)
             actor = MarketActor(spec.pair, spec.books, mailbox, spec.detect, self.desk,
                                 self.market_params, self.new_id)
             self.actors[pair_id] = actor
+            slot.actor = actor
             crash: BaseException | None = None
             try:
                 await actor.serve()
@@ -225,7 +387,10 @@ class Supervisor:
             except* Exception as group:
                 crash = first_leaf(group)
             finally:
+                slot.actor = None
                 self.router.unsubscribe(mailbox)
+            if crash is None or slot.stop_reason is not None:
+                return  # retired: removal takes it from here
             self.restarts[pair_id] += 1
             now = trio.current_time()
             recent.append(now)
@@ -240,7 +405,8 @@ class Supervisor:
                 return
             self.alerts.publish(Alert("market_actor_restarted", Severity.WARNING,
                                       f"{pair_id}: crashed ({crash!r}); restarting"))
-            await trio.sleep(self.params.restart_delay_s)
+            with trio.move_on_after(self.params.restart_delay_s):
+                await slot.stopping.wait()
 
     async def _supervise_task(self, spec: TaskSpec) -> None:
         recent: collections.deque[float] = collections.deque()

@@ -492,3 +492,38 @@ def build_bot(path: Path, markets: Sequence[MarketSpec], *,
     supervisor = Supervisor(desk, risk, BookRouter(), reconciler, alerts, halt_receive,
                             markets, market, (), params, lambda: f"s{next(counter)}")
     return Bot(supervisor, ledger, kalshi, poly, client, timeline)
+
+
+DETECT = edge_detector(EdgeParams())
+
+
+def spec(n: int, event: str, detect=DETECT) -> MarketSpec:
+    pair = make_pair(n, event=event)
+    books = make_books(pair)
+    quote(books, poly_yes_ask=40, kalshi_no_ask=50)
+    return MarketSpec(pair, books, detect)
+
+
+def flatten_on_trade(bot, specs) -> None:
+    """Our trades take the liquidity, as the real feeds would then show."""
+    by_market = {}
+    for s in specs:
+        by_market[s.pair.kalshi.ticker] = s.books
+        by_market[s.pair.poly.condition_id] = s.books
+
+    def on_trade(fill):
+        quote(by_market[fill.instrument.market], poly_yes_ask=60, kalshi_no_ask=50)
+
+    bot.kalshi.on_trade = on_trade
+    bot.poly.on_trade = on_trade
+
+
+def keep_fresh(specs):
+    """A live but quiet feed: books keep their receive time current."""
+    async def run():
+        while True:
+            for s in specs:
+                for book in (s.books.kalshi, s.books.poly_yes, s.books.poly_no):
+                    book.received_at = trio.current_time()
+            await trio.sleep(0.05)
+    return run

@@ -7,51 +7,15 @@ import signal
 
 import trio
 import trio.testing
-from actor_fakes import Act, Answer, build_bot, make_books, make_pair, quote
+from actor_fakes import Act, Answer, build_bot, flatten_on_trade, keep_fresh, spec
 
-from actors.market import edge_detector
 from actors.messages import DenyReason, ErrorOccurred, ExecutionOutcome
-from actors.supervisor import MarketSpec, SupervisorParams, TaskSpec
+from actors.supervisor import SupervisorParams, TaskSpec
 from arb.domain import Instrument, Outcome, Side, Venue
-from arb.edge import EdgeParams
 from arb.ledger import LedgerError
 from arb.money import Money, Price, Qty
 from arb.orders import LegState
 from arb.venues.protocol import Fill, FillStatus, OrderStatus
-
-DETECT = edge_detector(EdgeParams())
-
-
-def spec(n: int, event: str, detect=DETECT) -> MarketSpec:
-    pair = make_pair(n, event=event)
-    books = make_books(pair)
-    quote(books, poly_yes_ask=40, kalshi_no_ask=50)
-    return MarketSpec(pair, books, detect)
-
-
-def flatten_on_trade(bot, specs) -> None:
-    """Our trades take the liquidity, as the real feeds would then show."""
-    by_market = {}
-    for s in specs:
-        by_market[s.pair.kalshi.ticker] = s.books
-        by_market[s.pair.poly.condition_id] = s.books
-
-    def on_trade(fill):
-        quote(by_market[fill.instrument.market], poly_yes_ask=60, kalshi_no_ask=50)
-
-    bot.kalshi.on_trade = on_trade
-    bot.poly.on_trade = on_trade
-
-
-def keep_fresh(specs):
-    """A live but quiet feed: books keep their receive time current."""
-    async def run():
-        while True:
-            for s in specs:
-                for book in (s.books.kalshi, s.books.poly_yes, s.books.poly_no):
-                    book.received_at = trio.current_time()
-            await trio.sleep(0.05)
-    return run
 
 
 async def test_breaker_trip_mid_leg_cancels_everything_and_reconciles(tmp_path, autojump_clock):
