@@ -200,7 +200,6 @@ class _Rates:
 class _Leg:
     """A leg's ask ladder prepared for exact evaluation at any size."""
 
-    instrument: Instrument
     kalshi: bool
     levels: list[Level]
     """The book's ask levels this leg was prepared from (the cover of ``max_qty``)."""
@@ -282,24 +281,22 @@ def _cover(asks: Callable[[int | None], list[Level]], max_qty: int) -> list[Leve
         depth *= 4
 
 
-def _kalshi_leg(pair: MarketPair, rates: _Rates, outcome: Outcome, levels: list[Level]) -> _Leg:
+def _kalshi_leg(pair: MarketPair, rates: _Rates, levels: list[Level]) -> _Leg:
     grid = pair.kalshi.grid
-    return _build_leg(pair.kalshi.instrument(outcome), True, rates, levels, 0,
-                      [_round_up_on_grid(p, grid) for p, _ in levels], 0)
+    return _build_leg(True, rates, levels, 0, [_round_up_on_grid(p, grid) for p, _ in levels], 0)
 
 
-def _poly_leg(pair: MarketPair, rates: _Rates, book: PolyBook, levels: list[Level]) -> _Leg:
+def _poly_leg(rates: _Rates, book: PolyBook, levels: list[Level]) -> _Leg:
     tick = book.tick
     limits: list[int | None] = []
     for price, _ in levels:
         rounded = -(-price // tick) * tick
         limits.append(rounded if tick <= rounded <= SCALE - tick else None)
-    return _build_leg(pair.poly.instrument(book.token_id), False, rates, levels, tick, limits,
-                      book.min_order_size)
+    return _build_leg(False, rates, levels, tick, limits, book.min_order_size)
 
 
-def _build_leg(instrument: Instrument, kalshi: bool, rates: _Rates, levels: list[Level],
-               tick: int, limits: list[int | None], poly_min_qty: int) -> _Leg:
+def _build_leg(kalshi: bool, rates: _Rates, levels: list[Level], tick: int,
+               limits: list[int | None], poly_min_qty: int) -> _Leg:
     fee_exp = rates.fee_exp(kalshi)
     price_mult = SCALE ** (rates.z - 1)
     fee_mult = SCALE ** (rates.z - fee_exp)
@@ -325,7 +322,7 @@ def _build_leg(instrument: Instrument, kalshi: bool, rates: _Rates, levels: list
         cum_fee.append(fee)
         cum_marginal.append(exact)
     convex = all(x <= y for x, y in pairwise(marginal))
-    return _Leg(instrument, kalshi, levels, tick, prices, limits, cum_qty, cum_cost, fee_rates,
+    return _Leg(kalshi, levels, tick, prices, limits, cum_qty, cum_cost, fee_rates,
                 fee_div, fee_step, cum_fee, marginal, cum_marginal, convex, poly_min_qty)
 
 
@@ -519,21 +516,21 @@ def _poly_order_ok(limit: int, q: int, min_qty: int) -> bool:
     return q >= min_qty and notional >= _ONE_DOLLAR_NOTIONAL and notional % _POLY_USDC_STEP == 0
 
 
-def _finish(pair: MarketPair, kind: Kind, search: _Search, found: _Found,
-            received_at: float) -> Opportunity:
+def _finish(pair: MarketPair, kind: Kind, instruments: tuple[Instrument, Instrument],
+            search: _Search, found: _Found, received_at: float) -> Opportunity:
     profit, units, pa, pb = found
     q = units * search.step
-    legs = (_edge_leg(search.a, pa, q), _edge_leg(search.b, pb, q))
+    legs = (_edge_leg(instruments[0], search.a, pa, q), _edge_leg(instruments[1], search.b, pb, q))
     cost = pa[2] + pb[2]
     fees = pa[3] + pb[3]
     return Opportunity(pair.pair_id, kind, Qty(q), legs, Money(cost), Money(fees), Money(q),
                        Money(profit), profit * 10_000 // (cost + fees), received_at)
 
 
-def _edge_leg(leg: _Leg, priced: _Priced, qty: int) -> EdgeLeg:
+def _edge_leg(instrument: Instrument, leg: _Leg, priced: _Priced, qty: int) -> EdgeLeg:
     level, limit, cost, fee = priced
     fills = (*leg.levels[:level], (leg.levels[level][0], Qty(qty - leg.cum_qty[level])))
-    return EdgeLeg(leg.instrument, Side.BUY, Price(limit or 0), Qty(qty), Money(cost),
+    return EdgeLeg(instrument, Side.BUY, Price(limit or 0), Qty(qty), Money(cost),
                    Money(fee), leg.levels[0][0], leg.levels[0][1], fills)
 
 
@@ -584,7 +581,7 @@ def evaluate(pair: MarketPair, kalshi_book: KalshiBook, poly_yes_book: PolyBook,
     if not wanted:
         return []
     try:
-        rates = _Rates.of(pair)
+        rates = _rates_of(pair)
         out = []
         for kind, a_kalshi, a_best, b_kalshi, b_best in wanted:
             if rates.marginal(a_kalshi, a_best) + rates.marginal(b_kalshi, b_best) >= \
@@ -599,35 +596,124 @@ def evaluate(pair: MarketPair, kalshi_book: KalshiBook, poly_yes_book: PolyBook,
         raise FeeError(f"pair {pair.pair_id}: {err}") from None
 
 
+_MEMO_LIMIT = 4096
+"""Most (pair, kind) evaluations, and pairs' fee rates, remembered; the oldest go first."""
+
+
+@attrs.define(eq=False)
+class _Memo:
+    """The last evaluation of one (pair, kind): the legs it was computed from and its result.
+
+    Both are pure functions of the pair (frozen), the params (frozen, compared by value) and
+    each leg's covered ask levels with the Polymarket tick and minimum size, so they are reused
+    while those are equal; only ``received_at`` is restamped."""
+
+    pair: MarketPair
+    params: EdgeParams
+    instruments: tuple[Instrument, Instrument]
+    a: _Leg
+    b: _Leg
+    found: Opportunity | None
+
+
+_memos: dict[tuple[int, Kind], _Memo] = {}
+"""Keyed by ``id(pair)``; the memo holds the pair, so that id cannot be reused while it lives."""
+_pair_rates: dict[int, tuple[MarketPair, _Rates]] = {}
+
+
+def _remember(memos: dict, key: object, value: object) -> None:
+    if key not in memos and len(memos) >= _MEMO_LIMIT:
+        del memos[next(iter(memos))]
+    memos[key] = value
+
+
+def _rates_of(pair: MarketPair) -> _Rates:
+    known = _pair_rates.get(id(pair))
+    if known is not None and known[0] is pair:
+        return known[1]
+    rates = _Rates.of(pair)
+    _remember(_pair_rates, id(pair), (pair, rates))
+    return rates
+
+
 def _evaluate_kind(pair: MarketPair, rates: _Rates, kind: Kind, kalshi_book: KalshiBook,
                    poly_yes_book: PolyBook, poly_no_book: PolyBook,
                    params: EdgeParams) -> Opportunity | None:
     max_qty = params.max_qty
     step = _KALSHI_FRACTIONAL_STEP if pair.kalshi.fractional else SCALE
+    a_poly: PolyBook | None
+    b_poly: PolyBook | None
     if kind is Kind.POLY_YES_KALSHI_NO:
-        a = _poly_leg(pair, rates, poly_yes_book, _cover(poly_yes_book.asks, max_qty))
-        b = _kalshi_leg(pair, rates, Outcome.NO,
-                        _cover(partial(kalshi_book.asks, Outcome.NO), max_qty))
+        a_poly, b_poly = poly_yes_book, None
+        a_levels = _cover(poly_yes_book.asks, max_qty)
+        b_levels = _cover(partial(kalshi_book.asks, Outcome.NO), max_qty)
         received_at = min(poly_yes_book.received_at, kalshi_book.received_at)
     elif kind is Kind.KALSHI_YES_POLY_NO:
-        a = _kalshi_leg(pair, rates, Outcome.YES,
-                        _cover(partial(kalshi_book.asks, Outcome.YES), max_qty))
-        b = _poly_leg(pair, rates, poly_no_book, _cover(poly_no_book.asks, max_qty))
+        a_poly, b_poly = None, poly_no_book
+        a_levels = _cover(partial(kalshi_book.asks, Outcome.YES), max_qty)
+        b_levels = _cover(poly_no_book.asks, max_qty)
         received_at = min(kalshi_book.received_at, poly_no_book.received_at)
     elif kind is Kind.POLY_SAME_MARKET:
-        a = _poly_leg(pair, rates, poly_yes_book, _cover(poly_yes_book.asks, max_qty))
-        b = _poly_leg(pair, rates, poly_no_book, _cover(poly_no_book.asks, max_qty))
+        a_poly, b_poly = poly_yes_book, poly_no_book
+        a_levels = _cover(poly_yes_book.asks, max_qty)
+        b_levels = _cover(poly_no_book.asks, max_qty)
         step = _POLY_SHARE_STEP
         received_at = min(poly_yes_book.received_at, poly_no_book.received_at)
     else:
-        a = _kalshi_leg(pair, rates, Outcome.YES,
-                        _cover(partial(kalshi_book.asks, Outcome.YES), max_qty))
-        b = _kalshi_leg(pair, rates, Outcome.NO,
-                        _cover(partial(kalshi_book.asks, Outcome.NO), max_qty))
+        a_poly = b_poly = None
+        a_levels = _cover(partial(kalshi_book.asks, Outcome.YES), max_qty)
+        b_levels = _cover(partial(kalshi_book.asks, Outcome.NO), max_qty)
         received_at = kalshi_book.received_at
+    key = (id(pair), kind)
+    memo = _memos.get(key)
+    if memo is None or memo.pair is not pair:
+        memo = None
+        instruments = _instruments(pair, kind)
+    else:
+        instruments = memo.instruments
+    a = _reuse_or_build(memo.a if memo else None, pair, rates, a_levels, a_poly)
+    b = _reuse_or_build(memo.b if memo else None, pair, rates, b_levels, b_poly)
+    if memo is not None and memo.a is a and memo.b is b and (
+            memo.params is params or memo.params == params):
+        return _restamped(memo.found, received_at)
     search = _Search(a, b, step, params, SCALE ** rates.z)
     found = _best_size(search)
-    return None if found is None else _finish(pair, kind, search, found, received_at)
+    opportunity = None if found is None else _finish(pair, kind, instruments, search, found,
+                                                     received_at)
+    _remember(_memos, key, _Memo(pair, params, instruments, a, b, opportunity))
+    return opportunity
+
+
+def _reuse_or_build(leg: _Leg | None, pair: MarketPair, rates: _Rates, levels: list[Level],
+                    poly_book: PolyBook | None) -> _Leg:
+    """``leg`` (prepared for the same pair and role) if it was prepared from the same input,
+    else a new leg from ``levels`` (a Polymarket book's when ``poly_book`` is given)."""
+    if poly_book is None:
+        if leg is not None and leg.same_input(levels, 0, 0):
+            return leg
+        return _kalshi_leg(pair, rates, levels)
+    if leg is not None and leg.same_input(levels, poly_book.tick, poly_book.min_order_size):
+        return leg
+    return _poly_leg(rates, poly_book, levels)
+
+
+def _instruments(pair: MarketPair, kind: Kind) -> tuple[Instrument, Instrument]:
+    poly, kalshi = pair.poly, pair.kalshi
+    if kind is Kind.POLY_YES_KALSHI_NO:
+        return poly.instrument(poly.yes_token), kalshi.instrument(Outcome.NO)
+    if kind is Kind.KALSHI_YES_POLY_NO:
+        return kalshi.instrument(Outcome.YES), poly.instrument(poly.no_token)
+    if kind is Kind.POLY_SAME_MARKET:
+        return poly.instrument(poly.yes_token), poly.instrument(poly.no_token)
+    return kalshi.instrument(Outcome.YES), kalshi.instrument(Outcome.NO)
+
+
+def _restamped(found: Opportunity | None, received_at: float) -> Opportunity | None:
+    """A remembered result with the current books' ``received_at``."""
+    if found is None or found.received_at == received_at:
+        return found
+    return Opportunity(found.pair_id, found.kind, found.qty, found.legs, found.cost, found.fees,
+                       found.payout, found.profit, found.edge_bps, received_at)
 
 
 def best(pair: MarketPair, kalshi_book: KalshiBook, poly_yes_book: PolyBook,
