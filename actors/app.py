@@ -178,11 +178,18 @@ def risk_limits(settings: Settings) -> RiskLimits:
         enabled=r.enabled)
 
 
+SIZE_HEADROOM_PCT = 90
+"""Opportunities are sized to this share of ``risk.trade_max_usd``: the risk actor prices each
+leg at its limit (the deepest level walked) with the larger of two fee estimates, so a detection
+sized to the full limit would be denied as too large."""
+
+
 def edge_params(settings: Settings) -> EdgeParams:
     e = settings.edge
     return EdgeParams(min_profit=Money(max(1, e.min_profit)),
                       min_profit_per_contract=e.min_profit_per_contract,
-                      max_cost=Money(max(1, settings.risk.trade_max_usd)),
+                      max_cost=Money(max(1, settings.risk.trade_max_usd * SIZE_HEADROOM_PCT
+                                         // 100)),
                       min_edge_bps=e.min_edge_bps)
 
 

@@ -21,6 +21,7 @@ from arb.ledger import Ledger, LedgerError, LedgerMode
 from arb.money import format_fixed
 from arb.sim.world import SimStateError
 from arb.venues.connect import endpoints_for, open_venues, secrets_for
+from arb.venues.polymarket.adapter import PolymarketAdapter
 from arb.venues.protocol import VenueAdapter, VenueError
 
 NAME = "reconcile"
@@ -53,6 +54,14 @@ async def drift(ledger: Ledger, venues: Mapping[Venue, VenueAdapter]) -> list[st
     return lines
 
 
+async def register_ledger_markets(ledger: Ledger, poly: PolymarketAdapter) -> None:
+    """Polymarket positions are per registered token (the CLOB has no positions endpoint):
+    register every market the ledger ever traded before asking."""
+    markets = {f.instrument.market for f in ledger.fills(venue=Venue.POLYMARKET)}
+    for condition_id in sorted(markets):
+        await poly.load_market(condition_id)
+
+
 def unresolved(ledger: Ledger) -> list[str]:
     return [f"unresolved intent {s.intent.client_id} ({s.intent.execution_id} leg "
             f"{s.intent.leg}) {s.intent.side.value} {s.intent.instrument}"
@@ -66,6 +75,7 @@ async def _reconcile(args: argparse.Namespace, ledger: Ledger) -> list[str]:
     target = target_of(args)
     async with open_venues(endpoints_for(target, args.sim_state),
                            secrets_for(target, args.sim_state)) as venues:
+        await register_ledger_markets(ledger, venues.poly)
         return await drift(ledger, {Venue.KALSHI: venues.kalshi,
                                     Venue.POLYMARKET: venues.poly})
 
