@@ -72,7 +72,7 @@ def demo_settings(world: SimWorld) -> Settings:
 # --- what the simulated exchanges hold -----------------------------------------------------------
 
 
-def venue_positions(world: SimWorld, pairs: tuple[MarketPair, ...]) -> dict[Instrument, int]:
+def venue_positions(world: SimWorld) -> dict[Instrument, int]:
     """The bot accounts' positions, read from the exchange cores (not through the bot)."""
     held: dict[Instrument, int] = {}
     account = world.kalshi.account_for_key(world.kalshi_key_id)
@@ -83,9 +83,9 @@ def venue_positions(world: SimWorld, pairs: tuple[MarketPair, ...]) -> dict[Inst
             elif pos.position < 0:
                 held[Instrument.kalshi(ticker, Outcome.NO)] = -pos.position
     condition_of = {}
-    for pair in pairs:
-        condition_of[pair.poly.yes_token] = pair.poly.condition_id
-        condition_of[pair.poly.no_token] = pair.poly.condition_id
+    for listed in world.slate.pairs:
+        condition_of[listed.yes_token] = listed.condition_id
+        condition_of[listed.no_token] = listed.condition_id
     for token, qty in world.poly.balances(world.poly_address).tokens.items():
         if qty:
             held[Instrument.polymarket(condition_of.get(token, "?"), token)] = qty
@@ -102,10 +102,9 @@ def ledger_positions(ledger: Ledger) -> dict[Instrument, int]:
     return {inst: qty for inst, qty in ledger.positions().items() if qty}
 
 
-def position_drift(ledger: Ledger, world: SimWorld,
-                   pairs: tuple[MarketPair, ...]) -> list[str]:
+def position_drift(ledger: Ledger, world: SimWorld) -> list[str]:
     """Every instrument where the ledger and the simulated exchange disagree."""
-    ours, theirs = ledger_positions(ledger), venue_positions(world, pairs)
+    ours, theirs = ledger_positions(ledger), venue_positions(world)
     return [f"{inst}: ledger {format_fixed(ours.get(inst, 0), 2)} venue "
             f"{format_fixed(theirs.get(inst, 0), 2)}"
             for inst in sorted(set(ours) | set(theirs), key=str)
@@ -158,7 +157,7 @@ def summarize(world: SimWorld, ledger: Ledger, pairs: tuple[MarketPair, ...],
         if not seen:
             why = "pair not traded" if pair_id not in traded else "not detected"
             missed.append(f"{arb.kalshi_ticker} at {arb.at_s:.0f}s: {why}")
-    drift = position_drift(ledger, world, pairs)
+    drift = position_drift(ledger, world)
     open_orders = venue_open_orders(world)
     realised = sum(e.realised_pnl for e in executions)
     return {

@@ -135,6 +135,15 @@ def executions_total(ledger_file: Path) -> int:
         conn.close()
 
 
+def intents_in(ledger_file: Path) -> dict[str, str | None]:
+    """Client id -> venue order id of every intent the ledger holds (read-only)."""
+    conn = sqlite3.connect(f"{ledger_file.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return dict(conn.execute("SELECT client_id, venue_order_id FROM intents").fetchall())
+    finally:
+        conn.close()
+
+
 def kalshi_client_ids(world: SimWorld) -> list[str]:
     """Client order ids of every order the bot's Kalshi account ever sent (with repeats)."""
     account = world.kalshi.account_for_key(world.kalshi_key_id)

@@ -45,8 +45,8 @@ async def test_live_bot_executes_injected_arbs_and_its_ledger_matches_the_simula
                     assert a.filled_qty == b.filled_qty > 0
             # Positions from the ledger's fills == the exchanges' own books of the bot accounts.
             ours = {i: q for i, q in ledger.positions().items() if q}
-            assert ours == venue_positions(world, bot.pairs)
-            assert position_drift(ledger, world, bot.pairs) == []
+            assert ours == venue_positions(world)
+            assert position_drift(ledger, world) == []
             assert venue_open_orders(world) == {"kalshi": 0, "polymarket": 0}
             assert ledger.unresolved_intents() == []
             # `arb reconcile`'s comparison over fresh adapters finds nothing either.
@@ -100,5 +100,5 @@ async def test_breaker_trip_mid_execution_cancels_every_order_on_both_simulators
             assert ledger.risk_state().state.value == "halted"
             # The interrupted execution was finished by its actor's shielded cleanup.
             assert all(e.outcome is not None for e in ledger.executions())
-            assert position_drift(ledger, world, bot.pairs) == []
+            assert position_drift(ledger, world) == []
         nursery.cancel_scope.cancel()
