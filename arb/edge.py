@@ -58,7 +58,6 @@ import enum
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from functools import partial
-from itertools import pairwise
 
 import attrs
 
@@ -171,29 +170,35 @@ class _Rates:
     """Kalshi taker rate at SCALE**2 (fees.kalshi_rate)."""
     poly_rate: int
     poly_exp: int
-    z: int
+    scale: int
+    """SCALE**z, z = the larger fee exponent: one micro-dollar of exact (unrounded) money."""
+    price_mult: int
+    """SCALE**(z - 1): a price x qty (at SCALE**2) to the common scale."""
+    kalshi_fee_mult: int
+    poly_fee_mult: int
+    """A fee rate x qty to the common scale."""
+    kalshi_fee_div: int
+    poly_fee_div: int
+    """A fee rate x qty to the venue's per-fill fee unit ($0.0001, $0.00001)."""
 
     @classmethod
     def of(cls, pair: MarketPair) -> _Rates:
         schedule = pair.poly.fees
         check_poly_schedule(schedule)
-        return cls(kalshi_rate(pair.kalshi.fees), schedule.rate, schedule.exponent,
-                   max(_KALSHI_FEE_EXP, 1 + 2 * schedule.exponent))
-
-    def fee_rate(self, kalshi: bool, price: int) -> int:
-        """Exact fee per micro-contract at ``price``, over SCALE**fee_exp(kalshi)."""
-        if kalshi:
-            return self.kalshi_rate * price * (SCALE - price)
-        return self.poly_rate * (price * (SCALE - price)) ** self.poly_exp
-
-    def fee_exp(self, kalshi: bool) -> int:
-        return _KALSHI_FEE_EXP if kalshi else 1 + 2 * self.poly_exp
+        poly_fee_exp = 1 + 2 * schedule.exponent
+        z = max(_KALSHI_FEE_EXP, poly_fee_exp)
+        return cls(kalshi_rate(pair.kalshi.fees), schedule.rate, schedule.exponent, SCALE ** z,
+                   SCALE ** (z - 1), SCALE ** (z - _KALSHI_FEE_EXP), SCALE ** (z - poly_fee_exp),
+                   SCALE ** _KALSHI_FEE_EXP * _KALSHI_FILL_FEE_STEP,
+                   SCALE ** poly_fee_exp * _POLY_FEE_STEP)
 
     def marginal(self, kalshi: bool, price: int) -> int:
         """Exact cost of one more micro-contract at ``price`` (price + fee), at SCALE**z."""
-        z = self.z
-        return (price * SCALE ** (z - 1)
-                + self.fee_rate(kalshi, price) * SCALE ** (z - self.fee_exp(kalshi)))
+        if kalshi:
+            fee = self.kalshi_rate * price * (SCALE - price) * self.kalshi_fee_mult
+        else:
+            fee = self.poly_rate * (price * (SCALE - price)) ** self.poly_exp * self.poly_fee_mult
+        return price * self.price_mult + fee
 
 
 @attrs.define(eq=False)
@@ -297,22 +302,29 @@ def _poly_leg(rates: _Rates, book: PolyBook, levels: list[Level]) -> _Leg:
 
 def _build_leg(kalshi: bool, rates: _Rates, levels: list[Level], tick: int,
                limits: list[int | None], poly_min_qty: int) -> _Leg:
-    fee_exp = rates.fee_exp(kalshi)
-    price_mult = SCALE ** (rates.z - 1)
-    fee_mult = SCALE ** (rates.z - fee_exp)
-    fee_step = _KALSHI_FILL_FEE_STEP if kalshi else _POLY_FEE_STEP
-    fee_div = SCALE ** fee_exp * fee_step
     if kalshi:
-        k_rate = rates.kalshi_rate
-        fee_rates = [k_rate * price * (SCALE - price) for price, _ in levels]
+        coefficient, exponent = rates.kalshi_rate, 1
+        fee_mult, fee_div, fee_step = rates.kalshi_fee_mult, rates.kalshi_fee_div, \
+            _KALSHI_FILL_FEE_STEP
     else:
-        p_rate, p_exp = rates.poly_rate, rates.poly_exp
-        fee_rates = [p_rate * (price * (SCALE - price)) ** p_exp for price, _ in levels]
-    prices = [price for price, _ in levels]
-    marginal = [price * price_mult + rate * fee_mult for price, rate in zip(prices, fee_rates, strict=True)]
+        coefficient, exponent = rates.poly_rate, rates.poly_exp
+        fee_mult, fee_div, fee_step = rates.poly_fee_mult, rates.poly_fee_div, _POLY_FEE_STEP
+    price_mult = rates.price_mult
+    prices: list[int] = []
+    fee_rates: list[int] = []
+    marginal: list[int] = []
     cum_qty, cum_cost, cum_fee, cum_marginal = [0], [0], [0], [0]
-    q = cost = fee = exact = 0
-    for (price, size), rate, m in zip(levels, fee_rates, marginal, strict=True):
+    q = cost = fee = exact = previous = 0
+    convex = True
+    for price, size in levels:
+        rate = coefficient * (price * (SCALE - price)) ** exponent
+        m = price * price_mult + rate * fee_mult
+        if m < previous:
+            convex = False
+        previous = m
+        prices.append(price)
+        fee_rates.append(rate)
+        marginal.append(m)
         q += size
         cost += price * size
         fee -= (-(rate * size) // fee_div) * fee_step
@@ -321,9 +333,8 @@ def _build_leg(kalshi: bool, rates: _Rates, levels: list[Level], tick: int,
         cum_cost.append(cost)
         cum_fee.append(fee)
         cum_marginal.append(exact)
-    convex = all(x <= y for x, y in pairwise(marginal))
-    return _Leg(kalshi, levels, tick, prices, limits, cum_qty, cum_cost, fee_rates,
-                fee_div, fee_step, cum_fee, marginal, cum_marginal, convex, poly_min_qty)
+    return _Leg(kalshi, levels, tick, prices, limits, cum_qty, cum_cost, fee_rates, fee_div,
+                fee_step, cum_fee, marginal, cum_marginal, convex, poly_min_qty)
 
 
 _Priced = tuple[int, int | None, int, int]
@@ -585,7 +596,7 @@ def evaluate(pair: MarketPair, kalshi_book: KalshiBook, poly_yes_book: PolyBook,
         out = []
         for kind, a_kalshi, a_best, b_kalshi, b_best in wanted:
             if rates.marginal(a_kalshi, a_best) + rates.marginal(b_kalshi, b_best) >= \
-                    SCALE ** rates.z:
+                    rates.scale:
                 continue  # fees included, even the first contract loses: L <= 0 everywhere
             found = _evaluate_kind(pair, rates, kind, kalshi_book, poly_yes_book, poly_no_book,
                                    params)
@@ -676,7 +687,7 @@ def _evaluate_kind(pair: MarketPair, rates: _Rates, kind: Kind, kalshi_book: Kal
     if memo is not None and memo.a is a and memo.b is b and (
             memo.params is params or memo.params == params):
         return _restamped(memo.found, received_at)
-    search = _Search(a, b, step, params, SCALE ** rates.z)
+    search = _Search(a, b, step, params, rates.scale)
     found = _best_size(search)
     opportunity = None if found is None else _finish(pair, kind, instruments, search, found,
                                                      received_at)
