@@ -450,6 +450,11 @@ class KalshiFeed:
                          text[:200])
             return
         kind = frame.get("type")
+        if not isinstance(kind, str | None):
+            self._malformed += 1
+            logger.error("kalshi feed: malformed frame (type is not a string), skipped: {!r}",
+                         text[:200])
+            return
         if kind in _DATA_TYPES:
             self._last_data = trio.current_time()
         if kind == "orderbook_snapshot" or kind == "orderbook_delta":
@@ -461,7 +466,7 @@ class KalshiFeed:
         elif kind == "error":
             await self._on_error(frame)
         elif kind in ("ok", "unsubscribed"):
-            self._pending.pop(frame.get("id"), None)
+            self._pending.pop(_command_id(frame), None)
         else:
             self._unknown_types += 1
             if len(self._seen_types) < _MAX_LOGGED_TYPES and str(kind) not in self._seen_types:
@@ -614,7 +619,7 @@ class KalshiFeed:
     async def _on_subscribed(self, frame: dict[str, Any]) -> None:
         msg = frame.get("msg") if isinstance(frame.get("msg"), dict) else {}
         channel, sid = msg.get("channel"), msg.get("sid")
-        self._pending.pop(frame.get("id"), None)
+        self._pending.pop(_command_id(frame), None)
         if not _is_int(sid):
             self._malformed += 1
             logger.error("kalshi feed: 'subscribed' without a sid: {}", frame)
@@ -633,8 +638,9 @@ class KalshiFeed:
 
     async def _on_error(self, frame: dict[str, Any]) -> None:
         msg = frame.get("msg") if isinstance(frame.get("msg"), dict) else {}
-        code, text = msg.get("code"), msg.get("msg", "")
-        command = self._pending.pop(frame.get("id"), None)
+        code = msg.get("code") if _is_int(msg.get("code")) else None
+        text = msg.get("msg", "")
+        command = self._pending.pop(_command_id(frame), None)
         sid = frame.get("sid") if _is_int(frame.get("sid")) else (
             command.sid if command is not None else None)
         if code in TERMINAL_CODES:
@@ -739,6 +745,12 @@ class KalshiFeed:
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _command_id(frame: Mapping[str, Any]) -> int | None:
+    """The command id a frame answers; None when absent or not an integer."""
+    value = frame.get("id")
+    return value if _is_int(value) else None
 
 
 async def serve_kalshi_feed(connect: Connector, tickers: Iterable[str], listener: BookListener,

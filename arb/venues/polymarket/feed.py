@@ -419,7 +419,7 @@ class PolymarketMarketFeed:
             self._on_tick_change(sock, event)
         else:
             self._count("ignored")
-            if kind not in _IGNORED_TYPES:
+            if not isinstance(kind, str) or kind not in _IGNORED_TYPES:
                 logger.debug("polymarket market feed: ignoring event type {!r}", kind)
 
     def _own_token(self, sock: _Socket, event: Any, what: str) -> str | None:
