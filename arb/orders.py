@@ -433,9 +433,14 @@ def _report(leg: Leg, event: Acked | Delayed | Executed | Cancelled) -> Transiti
             if filled != leg.qty:
                 return _refuse(leg, event, f"executed with {filled} of {leg.qty}")
             if leg.state is LegState.CANCELLED:
-                if leg.booked_qty != leg.qty:
+                if leg.booked_qty != leg.qty and not voided_in_report:
                     return _refuse(leg, event, "the venue reported this order cancelled")
                 return Transition(updated)
+            if updated.filled_qty < leg.qty:
+                # The report counts trades that have failed since: done with less than its
+                # quantity, which is CANCELLED (as for a ghost fill voided after FILLED).
+                return _move(updated, LegState.CANCELLED,
+                             reason="executed, but trades it covers failed")
             return _move(updated, LegState.FILLED)
         case Cancelled(reason=reason):
             if leg.state is LegState.FILLED:
