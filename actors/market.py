@@ -43,7 +43,7 @@ from arb import edge, tradelog
 from arb.domain import Venue
 from arb.edge import Opportunity
 from arb.fees import FeeError
-from arb.ledger import ExecutionStart
+from arb.ledger import Detection, ExecutionStart
 from arb.money import SCALE, Qty
 from arb.pairs import MarketPair
 from arb.quality import Confidence, QualityGate, assess
@@ -76,6 +76,11 @@ class MarketParams:
     mismatch_limit: int = 3
     mismatch_window_s: float = 3600.0
     blacklist_s: float = 1800.0
+    denial_record_s: float = 60.0
+    """A risk denial goes to the trade log (an aborted attempt with its reason) the first time
+    per reason and then at most once per this many seconds per reason and market; a persistent
+    denial (breaker REDUCING, limit reached) would otherwise write a row every scan. Every
+    denial is counted."""
 
 
 class ExecutionIds:
@@ -96,6 +101,8 @@ class MarketStatistics:
     """Steps run per trigger: ``change`` (mailbox) or ``scan`` (timer)."""
     skipped: dict[str, int]
     detections: int
+    detected: dict[str, int]
+    """Detections by path: ``event`` (a book change) or ``scan`` (the safety-net timer)."""
     filtered: dict[str, int]
     denied: dict[DenyReason, int]
     expired: int
@@ -120,11 +127,13 @@ class MarketActor:
     stop_reason: str | None = None
     """Set by ``retire``: the market is being removed; no new entries."""
     triggers: collections.Counter[str] = attrs.field(factory=collections.Counter)
+    detected: collections.Counter[str] = attrs.field(factory=collections.Counter)
     skipped: collections.Counter[str] = attrs.field(factory=collections.Counter)
     filtered: collections.Counter[str] = attrs.field(factory=collections.Counter)
     denied: collections.Counter[DenyReason] = attrs.field(factory=collections.Counter)
     outcomes: collections.Counter[ExecutionOutcome] = attrs.field(factory=collections.Counter)
     _health: dict[Venue, FeedHealth] = attrs.field(factory=dict)
+    _denial_recorded: dict[DenyReason, float] = attrs.field(factory=dict)
     _recent_mismatches: collections.deque[float] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -191,6 +200,7 @@ class MarketActor:
         if opportunity is None:
             return
         self.detections += 1
+        self.detected["event" if trigger == "change" else "scan"] += 1
         assessment = assess(opportunity, now=trio.current_time(), received_at=(
             self.books.received_at(opportunity.legs[0].instrument),
             self.books.received_at(opportunity.legs[1].instrument)))
@@ -206,17 +216,18 @@ class MarketActor:
         execution_id = self.new_id()
         reply = await self.desk.risk.reserve(execution_id, self.pair.pair_id, self.pair.event_key,
                                              legs)
-        if isinstance(reply, Denied):
-            self.denied[reply.reason] += 1
-            return
-        tag = OrderTag(execution_id, self.pair.pair_id, self.pair.event_key)
-        execution = Execution(self.desk, tag, self.pair, self.books, opportunity,
-                              self.params.execution)
         start = ExecutionStart(
             execution_id, self.pair.pair_id, kind_name(opportunity.kind), opportunity.qty,
             opportunity.profit, assessment.fill_probability_pct * SCALE // 100,
             assessment.confidence.rank * SCALE // Confidence.HIGH.rank)
         detection = tradelog.detection(self.pair, opportunity, assessment)
+        if isinstance(reply, Denied):
+            self.denied[reply.reason] += 1
+            self._record_denial(start, detection, reply)
+            return
+        tag = OrderTag(execution_id, self.pair.pair_id, self.pair.event_key)
+        execution = Execution(self.desk, tag, self.pair, self.books, opportunity,
+                              self.params.execution)
         recorded = False
         try:
             blocked = self.blocked()
@@ -250,6 +261,17 @@ class MarketActor:
             if outcome in (ExecutionOutcome.UNWOUND, ExecutionOutcome.EXPOSED):
                 self._mismatch()
 
+    def _record_denial(self, start: ExecutionStart, detection: Detection,
+                       denied: Denied) -> None:
+        now = trio.current_time()
+        last = self._denial_recorded.get(denied.reason)
+        if last is not None and now - last < self.params.denial_record_s:
+            return
+        self._denial_recorded[denied.reason] = now
+        self.desk.ledger.record_aborted(
+            start, detection, "denied",
+            f"{denied.reason.value}: {denied.detail}" if denied.detail else denied.reason.value)
+
     def _mismatch(self) -> None:
         self.mismatches += 1
         now = trio.current_time()
@@ -267,6 +289,36 @@ class MarketActor:
 
     def statistics(self) -> MarketStatistics:
         return MarketStatistics(self.pair.pair_id, dict(self.triggers), dict(self.skipped),
-                                self.detections, dict(self.filtered), dict(self.denied),
+                                self.detections, dict(self.detected), dict(self.filtered),
+                                dict(self.denied),
                                 self.expired,
                                 dict(self.outcomes), self.mismatches, self.blacklisted_until)
+
+
+@attrs.define(eq=False)
+class MarketTotals:
+    """Market actors' counters summed, so that totals survive restarts and removals."""
+
+    detected: collections.Counter[str] = attrs.field(factory=collections.Counter)
+    filtered: collections.Counter[str] = attrs.field(factory=collections.Counter)
+    skipped: collections.Counter[str] = attrs.field(factory=collections.Counter)
+    denied: collections.Counter[DenyReason] = attrs.field(factory=collections.Counter)
+    outcomes: collections.Counter[ExecutionOutcome] = attrs.field(factory=collections.Counter)
+    expired: int = 0
+    mismatches: int = 0
+
+    def add(self, part: MarketTotals | MarketStatistics) -> None:
+        self.detected.update(part.detected)
+        self.filtered.update(part.filtered)
+        self.skipped.update(part.skipped)
+        self.denied.update(part.denied)
+        self.outcomes.update(part.outcomes)
+        self.expired += part.expired
+        self.mismatches += part.mismatches
+
+    def plus(self, *parts: MarketTotals | MarketStatistics) -> MarketTotals:
+        """A new total: this one and ``parts``."""
+        out = MarketTotals()
+        for part in (self, *parts):
+            out.add(part)
+        return out

@@ -127,6 +127,16 @@ class RiskStatistics:
     blocked_events: tuple[str, ...]
     granted: int
     denials: dict[DenyReason, int]
+    """Every denial since the start, by reason."""
+
+    @property
+    def requests(self) -> int:
+        return self.granted + sum(self.denials.values())
+
+    @property
+    def approval_rate(self) -> float | None:
+        """Granted / requested since the start (None before the first request)."""
+        return self.granted / self.requests if self.requests else None
 
 
 @attrs.define(eq=False)

@@ -59,7 +59,7 @@ import trio
 from actors.alerts import Alert, AlertHub, Severity, serve_alerts
 from actors.books import PairBooks
 from actors.legs import OrderDesk
-from actors.market import Detector, ExecutionIds, MarketActor, MarketParams
+from actors.market import Detector, ExecutionIds, MarketActor, MarketParams, MarketTotals
 from actors.messages import Halt
 from actors.reconcile import PassReport, Reconciler, serve_reconciler
 from actors.risk import RiskActor
@@ -191,6 +191,8 @@ class Supervisor:
     trading_scope: trio.CancelScope = attrs.field(factory=trio.CancelScope)
     startup_report: PassReport | None = None
     """The first reconciliation pass (the startup barrier), once it has run."""
+    ended: MarketTotals = attrs.field(factory=MarketTotals)
+    """Counters of market actors that have ended (crashed, disabled, removed)."""
     removals: collections.deque[MarketRemoval] = attrs.field(
         factory=lambda: collections.deque(maxlen=REMOVALS_KEPT))
     _slots: dict[str, _MarketSlot] = attrs.field(factory=dict)
@@ -211,6 +213,11 @@ class Supervisor:
     @property
     def venues(self) -> Mapping[Venue, VenueAdapter]:
         return self.desk.venues
+
+    def market_totals(self) -> MarketTotals:
+        """Every market actor's counters since the start, ended actors included."""
+        return self.ended.plus(*(slot.actor.statistics() for slot in self._slots.values()
+                                 if slot.actor is not None))
 
     def market_specs(self) -> tuple[MarketSpec, ...]:
         """The markets supervised now (those being removed included, until they stop)."""
@@ -389,6 +396,7 @@ class Supervisor:
             finally:
                 slot.actor = None
                 self.router.unsubscribe(mailbox)
+                self.ended.add(actor.statistics())
             if crash is None or slot.stop_reason is not None:
                 return  # retired: removal takes it from here
             self.restarts[pair_id] += 1

@@ -22,8 +22,10 @@
 #   ``settlement_retries`` times, before the ladder moves on.
 # - Every repair order is a normal leg: intent written first, driven to a terminal state, fills to
 #   risk. If one ends UNKNOWN the repair stops (the remaining excess is unknowable).
-# - The realised loss is booked to risk and the ledger; an excess left over is reported as
-#   ``UnwindFailed`` (risk goes REDUCING) and alerted with the exposure left.
+# - The realised loss is booked once, also when the repair is cancelled midway (shielded):
+#   ``LossRealised`` to risk (daily loss) and ``Ledger.record_unwind`` (the realised-P&L entry
+#   with the size repaired; never ``add_realised_pnl`` as well, which would count it twice). An
+#   excess left over is reported as ``UnwindFailed`` (risk goes REDUCING) and alerted.
 #
 # Venue facts relied on: Kalshi and Polymarket both accept IOC (Polymarket FAK) limit orders that
 # never rest; Polymarket refuses sells of unsettled shares with INVALID_ORDER_NOT_ENOUGH_BALANCE
@@ -35,7 +37,7 @@ import trio
 
 from actors.alerts import Alert, Severity
 from actors.books import PairBooks
-from actors.legs import LegRunner, OrderDesk, OrderTag
+from actors.legs import CLEANUP_S, LegRunner, OrderDesk, OrderTag
 from actors.messages import ExecutionOutcome, LossRealised, UnwindFailed
 from arb import orders
 from arb.domain import Instrument, Side, TimeInForce, Venue
@@ -99,6 +101,11 @@ class Repair:
     """Average price paid for ``over``."""
     orders_sent: int = 0
     loss: Money = Money(0)
+    completed: Qty = Qty(0)
+    """Excess matched by buying the missing instrument."""
+    sold: Qty = Qty(0)
+    """Excess sold down the ladder."""
+    _booked: bool = False
 
     @property
     def excess(self) -> Qty:
@@ -135,18 +142,17 @@ class Repair:
             f"{format_trimmed(self.under.filled_qty)}; repairing "
             f"{format_trimmed(excess)} excess",
             (("execution", self.tag.execution_id),)))
-        completed, unknown = await self._complete(excess)
-        left = Qty(excess - completed)
-        sold = Qty(0)
-        if left > 0 and not unknown:
-            sold, unknown = await self._ladder(left)
-            left = Qty(left - sold)
-        if self.loss > 0:
-            await self.desk.risk.cast(LossRealised(self.tag.execution_id, self.pair.pair_id,
-                                                   self.loss, "one-sided fill repair"))
-        if completed or sold:
-            self._book_repair(Qty(completed + sold), f"completed {format_trimmed(completed)}, "
-                                                     f"sold {format_trimmed(sold)}")
+        try:
+            unknown = await self._complete(excess)
+            if excess - self.completed > 0 and not unknown:
+                unknown = await self._ladder(Qty(excess - self.completed))
+        finally:
+            # Also when cancelled mid-repair (a breaker trip): what was already realised
+            # reaches the daily loss and the trade log.
+            with trio.move_on_after(CLEANUP_S, shield=True):
+                await self._book()
+        completed, sold = self.completed, self.sold
+        left = Qty(excess - completed - sold)
         if unknown:
             outcome = ExecutionOutcome.UNRESOLVED
         elif left > 0:
@@ -165,33 +171,47 @@ class Repair:
                 f"sold {format_trimmed(sold)}), loss ${format_trimmed(self.loss)}"))
         return RepairResult(outcome, completed, sold, left, self.loss)
 
-    def _book_repair(self, qty: Qty, reason: str) -> None:
-        """The repair and its realised P&L in the trade log (the execution row exists)."""
-        self.desk.ledger.record_unwind(self.tag.execution_id, self.over.instrument, qty,
-                                       Money(-self.loss), reason)
+    async def _book(self) -> None:
+        """Book the realised loss once: to risk (daily loss, consecutive losses) and, with the
+        size repaired, to the ledger through ``record_unwind`` only (which is the realised-P&L
+        entry; booking ``add_realised_pnl`` too would count the loss twice)."""
+        if self._booked:
+            return
+        self._booked = True
+        if self.loss > 0:
+            await self.desk.risk.cast(LossRealised(self.tag.execution_id, self.pair.pair_id,
+                                                   self.loss, "one-sided fill repair"))
+        repaired = Qty(self.completed + self.sold)
+        if repaired:
+            self.desk.ledger.record_unwind(
+                self.tag.execution_id, self.over.instrument, repaired, Money(-self.loss),
+                f"completed {format_trimmed(self.completed)}, sold {format_trimmed(self.sold)}")
 
-    async def _complete(self, excess: Qty) -> tuple[Qty, bool]:
-        """Buy the missing instrument if the completed pair's loss stays within the cap."""
+    async def _complete(self, excess: Qty) -> bool:
+        """Buy the missing instrument if the completed pair's loss stays within the cap;
+        adds to ``completed``; True if the order's outcome is unknown."""
         missing = self.under.instrument
         ask = self.books.best_ask(missing)
         if ask is None:
-            return Qty(0), False
+            return False
         price = ask[0]
         cost = (self._cost_basis(excess) + mul(price, excess, Round.UP)
                 + taker_fee(self.pair, missing, price, excess))
         if cost - excess > mul(self.params.completion_loss_cap, excess, Round.DOWN):
-            return Qty(0), False
+            return False
         runner = await self._order("complete", missing, Side.BUY, price, excess)
         if runner is None:
-            return Qty(0), False
+            return False
         done = runner.leg.filled_qty
         if done:
             paid = mul(price, done, Round.UP) + taker_fee(self.pair, missing, price, done)
             self.loss = Money(self.loss + max(0, self._cost_basis(done) + paid - done))
-        return done, not runner.leg.terminal
+            self.completed = Qty(self.completed + done)
+        return not runner.leg.terminal
 
-    async def _ladder(self, qty: Qty) -> tuple[Qty, bool]:
-        """Sell ``qty`` of the excess instrument down a bounded price ladder."""
+    async def _ladder(self, qty: Qty) -> bool:
+        """Sell ``qty`` of the excess instrument down a bounded price ladder; adds to ``sold``;
+        True if an order's outcome is unknown."""
         instrument = self.over.instrument
         floor = Price(max(self.params.price_step,
                           self.entry_price - self.params.max_loss_per_contract))
@@ -206,7 +226,7 @@ class Repair:
             if runner is None:
                 break
             if not runner.leg.terminal:
-                return sold, True
+                return True
             got = runner.leg.filled_qty
             if runner.leg.state is orders.LegState.REJECTED and is_settlement_lag(runner):
                 if settlement_retries < self.params.settlement_retries:
@@ -219,8 +239,9 @@ class Repair:
                                                                    got)
                 self.loss = Money(self.loss + max(0, self._cost_basis(got) - proceeds))
                 sold = Qty(sold + got)
+                self.sold = Qty(self.sold + got)
                 continue
             if price <= floor:
                 break
             price = Price(max(floor, price - self.params.price_step))
-        return sold, False
+        return False
