@@ -444,6 +444,9 @@ async def _run(config: BotConfig, stack: AsyncExitStack, ledger: Ledger, alerts:
                             market_params(settings), tasks, supervisor_params(settings),
                             new_id=ids)
     nursery.start_soon(serve_user_events, kalshi_events, fills)
+    for venue in venues.values():
+        if isinstance(venue, PaperVenue):
+            nursery.start_soon(serve_paper_fills, venue, fills)
     nursery.start_soon(serve_user_events, poly_events, fills)
     stop_line.supervisor = supervisor
     source = StatusSource(settings.bot.name, config.mode.value, config.target.value, supervisor,
@@ -467,6 +470,22 @@ async def _run(config: BotConfig, stack: AsyncExitStack, ledger: Ledger, alerts:
                                   {v.value: n for v, n in shutdown.cancelled.items()})
     nursery.cancel_scope.cancel()
     return shutdown
+
+
+PAPER_FILL_POLL_S = 0.05
+
+
+async def serve_paper_fills(venue: PaperVenue, fills: FillRouter) -> None:
+    """Paper mode's user stream: the paper venue's fills into the fill router, as the venues'
+    user sockets do in live mode (legs settle only once their fills are booked)."""
+    seen = 0
+    while True:
+        page = await venue.fills(str(seen))
+        for fill in page.fills:
+            fills.observe(fill)
+        seen += len(page.fills)
+        if page.cursor is None:
+            await trio.sleep(PAPER_FILL_POLL_S)
 
 
 async def _start_feed(nursery: trio.Nursery, name: str, serve, stop_line: _StopLine,

@@ -144,6 +144,18 @@ def intents_in(ledger_file: Path) -> dict[str, str | None]:
         conn.close()
 
 
+def unresolved_in(ledger_file: Path) -> int:
+    """Intents whose order is not final (read-only; the bot may be writing)."""
+    from arb.ledger import _TERMINAL_VALUES
+    conn = sqlite3.connect(f"{ledger_file.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        marks = ", ".join("?" * len(_TERMINAL_VALUES))
+        return int(conn.execute(f"SELECT COUNT(*) FROM intents WHERE state NOT IN ({marks})",
+                                tuple(_TERMINAL_VALUES)).fetchone()[0])
+    finally:
+        conn.close()
+
+
 def kalshi_client_ids(world: SimWorld) -> list[str]:
     """Client order ids of every order the bot's Kalshi account ever sent (with repeats)."""
     account = world.kalshi.account_for_key(world.kalshi_key_id)
