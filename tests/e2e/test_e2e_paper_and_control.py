@@ -2,6 +2,7 @@
 second and keeps it stopped across a restart until `arb resume`."""
 from __future__ import annotations
 
+import httpx
 import trio
 from e2e_rig import CountingLimiter, open_bot, poll_until, serve_counted_world, small_world
 
@@ -9,6 +10,7 @@ from arb.cli import main as arb_main
 from arb.config import Mode
 from arb.ledger import Ledger, RiskState
 from arb.sim.world import serve_world
+from arb.status import read_snapshot
 
 
 async def test_paper_mode_trades_on_live_books_and_never_calls_an_order_endpoint(tmp_path):
@@ -51,6 +53,20 @@ async def test_operator_halt_stops_a_running_bot_and_only_resume_clears_it(tmp_p
         async with open_bot(nursery, world, sim_dir, bot_dir) as running:
             await poll_until(lambda: running.bot.supervisor.startup_report is not None,
                              within_s=10)
+            # The status publisher serves the latest snapshot on loopback (JSON and metrics).
+            publisher = running.bot.publisher
+            await poll_until(lambda: publisher.published >= 2, within_s=5)
+            async with httpx.AsyncClient() as http:
+                status = (await http.get(f"{publisher.url}/status")).json()
+                metrics = (await http.get(f"{publisher.url}/metrics")).text
+            assert status["mode"] == "live" and status["target"] == "sim"
+            assert len(status["pairs"]) == len(running.bot.pairs)
+            assert all(len(p["quotes"]) == 4 for p in status["pairs"])
+            assert {f["venue"] for f in status["feeds"]} == {"kalshi", "polymarket"}
+            assert status["risk"]["state"] == "active"
+            assert f"arb_pairs {len(running.bot.pairs)}" in metrics
+            assert 'arb_breaker_state{state="ACTIVE"} 1' in metrics
+            assert read_snapshot(bot_dir) is not None
             halted_at = trio.current_time()
             assert arb_main(["halt", "--state-dir", str(bot_dir), "--reason", "e2e check"]) == 0
             with trio.fail_after(5):
