@@ -553,21 +553,39 @@ def _poly_order_ok(limit: int, q: int, min_qty: int) -> bool:
 
 
 def _finish(pair: MarketPair, kind: Kind, instruments: tuple[Instrument, Instrument],
-            search: _Search, found: _Found, received_at: float) -> Opportunity:
+            search: _Search, found: _Found, received_at: float,
+            previous: Opportunity | None) -> Opportunity:
+    """The opportunity for ``found``; ``previous`` (the last result for this pair and kind), or
+    its legs, when equal, so an update that leaves the result as it was allocates nothing."""
     profit, units, pa, pb = found
     q = units * search.step
-    legs = (_edge_leg(instruments[0], search.a, pa, q), _edge_leg(instruments[1], search.b, pb, q))
+    old_a, old_b = (None, None) if previous is None else previous.legs
+    legs = (_edge_leg(instruments[0], search.a, pa, q, old_a),
+            _edge_leg(instruments[1], search.b, pb, q, old_b))
+    if previous is not None and legs[0] is old_a and legs[1] is old_b:
+        return _restamped(previous, received_at)
     cost = pa[2] + pb[2]
     fees = pa[3] + pb[3]
     return Opportunity(pair.pair_id, kind, Qty(q), legs, Money(cost), Money(fees), Money(q),
                        Money(profit), profit * 10_000 // (cost + fees), received_at)
 
 
-def _edge_leg(instrument: Instrument, leg: _Leg, priced: _Priced, qty: int) -> EdgeLeg:
+def _edge_leg(instrument: Instrument, leg: _Leg, priced: _Priced, qty: int,
+              previous: EdgeLeg | None) -> EdgeLeg:
+    """The leg buying ``qty`` as ``priced``; ``previous`` (same pair, kind and side) if equal.
+
+    The fills decide the rest (qty, best price, and cost and fee with the pair's rounding), so
+    equal fills, limit and size at best mean an equal leg."""
     level, limit, cost, fee = priced
-    fills = (*leg.levels[:level], (leg.levels[level][0], Qty(qty - leg.cum_qty[level])))
-    return EdgeLeg(instrument, Side.BUY, Price(limit or 0), Qty(qty), Money(cost),
-                   Money(fee), leg.levels[0][0], leg.levels[0][1], fills)
+    levels = leg.levels
+    fills = (*levels[:level], (levels[level][0], Qty(qty - leg.cum_qty[level])))
+    limit_price = limit or 0
+    size_at_best = levels[0][1]
+    if (previous is not None and previous.fills == fills
+            and previous.limit_price == limit_price and previous.size_at_best == size_at_best):
+        return previous
+    return EdgeLeg(instrument, Side.BUY, Price(limit_price), Qty(qty), Money(cost), Money(fee),
+                   levels[0][0], size_at_best, fills)
 
 
 def _check_books(pair: MarketPair, kalshi_book: KalshiBook, poly_yes_book: PolyBook,
@@ -714,8 +732,8 @@ def _evaluate_kind(pair: MarketPair, rates: _Rates, kind: Kind, kalshi_book: Kal
         return _restamped(memo.found, received_at)
     search = _Search(a, b, step, params, rates.scale)
     found = _best_size(search)
-    opportunity = None if found is None else _finish(pair, kind, instruments, search, found,
-                                                     received_at)
+    opportunity = None if found is None else _finish(
+        pair, kind, instruments, search, found, received_at, memo.found if memo else None)
     _remember(_memos, key, _Memo(pair, params, instruments, a, b, opportunity))
     return opportunity
 

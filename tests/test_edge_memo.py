@@ -58,6 +58,50 @@ def test_a_covered_level_change_is_seen_and_a_deeper_one_reuses_the_result():
     assert [grown] == fresh(pair, kb, pyb, pnb, params)
 
 
+def test_a_change_to_a_level_read_but_not_walked_keeps_the_result_objects():
+    pair = make_pair(min_order_size=ONE)
+    params = EdgeParams(max_qty=50 * ONE)
+    # 10 Polymarket contracts at 0.40 make money; the 0.60 level (read to cover 50) does not.
+    kb, pyb, pnb = books(pair, k_no_asks=[lv("0.50", "100")], k_yes_asks=[lv("0.70", "1")],
+                         p_yes_asks=[lv("0.40", "10"), lv("0.60", "100")],
+                         p_no_asks=[lv("0.70", "1")])
+    (first,) = evaluate(pair, kb, pyb, pnb, params)
+    assert first.qty == 10 * ONE
+    pyb.apply_level(Side.SELL, lv("0.60", "1")[0], 80 * ONE, received_at=30.0)
+    (again,) = evaluate(pair, kb, pyb, pnb, params)  # re-sized: the same answer, restamped
+    assert again.legs is first.legs and again.received_at == 10.0
+    assert [again] == fresh(pair, kb, pyb, pnb, params)
+    # The level the answer walks changes: new legs with the new fill.
+    pyb.apply_level(Side.SELL, lv("0.40", "1")[0], 8 * ONE, received_at=31.0)
+    (moved,) = evaluate(pair, kb, pyb, pnb, params)
+    assert moved.qty == 8 * ONE and moved.legs[0].fills == (lv("0.40", "8"),)
+    assert moved.legs[1] is not first.legs[1]
+    assert [moved] == fresh(pair, kb, pyb, pnb, params)
+
+
+def test_same_fills_with_another_limit_or_best_size_make_new_legs():
+    pair = make_pair(min_order_size=ONE)
+    params = EdgeParams(max_qty=50 * ONE)
+    # Kalshi's 20 contracts cap the size; 0.455 x 20 = 9.10 is valid on either tick.
+    kb, pyb, pnb = books(pair, k_no_asks=[lv("0.40", "20")], k_yes_asks=[lv("0.70", "1")],
+                         p_yes_asks=[lv("0.455", "100")], p_no_asks=[lv("0.70", "1")])
+    pyb.set_tick(1_000)
+    (first,) = evaluate(pair, kb, pyb, pnb, params)
+    assert (first.qty, first.legs[0].limit_price) == (20 * ONE, lv("0.455", "1")[0])
+    pyb.set_tick(CENT)  # the same fills, sent at 0.46
+    (coarse,) = evaluate(pair, kb, pyb, pnb, params)
+    assert coarse.legs[0].fills == first.legs[0].fills
+    assert coarse.legs[0].limit_price == lv("0.46", "1")[0]
+    assert coarse.legs[1] is first.legs[1]  # the Kalshi leg is unchanged
+    assert [coarse] == fresh(pair, kb, pyb, pnb, params)
+    # Less size at the best Polymarket level, still more than the 20 taken.
+    pyb.apply_level(Side.SELL, lv("0.455", "1")[0], 60 * ONE, received_at=40.0)
+    (thinner,) = evaluate(pair, kb, pyb, pnb, params)
+    assert thinner.legs[0].fills == coarse.legs[0].fills
+    assert thinner.legs[0].size_at_best == 60 * ONE
+    assert [thinner] == fresh(pair, kb, pyb, pnb, params)
+
+
 def test_tick_minimum_size_and_params_are_part_of_the_input():
     pair = make_pair(min_order_size=ONE)
     params = EdgeParams(max_qty=30 * ONE)
