@@ -55,6 +55,7 @@ from actors.messages import Halt
 from actors.publisher import (
     DecisionTap,
     FeedView,
+    HealthTap,
     Publisher,
     StatusSource,
     publish_logged,
@@ -364,6 +365,7 @@ async def _run(config: BotConfig, stack: AsyncExitStack, ledger: Ledger, alerts:
     settings = config.settings
     live = config.mode is Mode.LIVE
     router = BookRouter()
+    health = HealthTap(router)
     fills = FillRouter(ledger)
     signer = kalshi_signer(secrets)
     kalshi_events_send, kalshi_events = trio.open_memory_channel[Fill | OrderResult](USER_EVENTS)
@@ -390,14 +392,14 @@ async def _run(config: BotConfig, stack: AsyncExitStack, ledger: Ledger, alerts:
     # Market feeds first: their book objects are what every pair trades on.
     kalshi_feed: KalshiFeed = await _start_feed(
         nursery, "kalshi", partial(
-            serve_kalshi_feed, kalshi_ws_connector(endpoints.kalshi_ws, signer), tickers, router,
+            serve_kalshi_feed, kalshi_ws_connector(endpoints.kalshi_ws, signer), tickers, health,
             user_events=kalshi_events_send if live else None, directory=kalshi_directory,
             config=FeedConfig(stale_after=settings.feeds.silent_after_s * 2,
                               backoff_cap=settings.feeds.reconnect_max_s)),
         stop_line, config.seed_timeout_s)
     poly_feed: PolymarketMarketFeed = await _start_feed(
         nursery, "polymarket", partial(
-            serve_polymarket_feed, tokens, router,
+            serve_polymarket_feed, tokens, health,
             config=PolyFeedConfig(url=endpoints.poly_market_ws,
                                   max_silence=settings.feeds.silent_after_s * 2)),
         stop_line, config.seed_timeout_s)
@@ -452,8 +454,15 @@ async def _run(config: BotConfig, stack: AsyncExitStack, ledger: Ledger, alerts:
     source = StatusSource(settings.bot.name, config.mode.value, config.target.value, supervisor,
                           risk, router, alerts, ledger, books, tap,
                           (FeedView(Venue.KALSHI, kalshi_feed.statistics,
-                                    lambda: kalshi_feed.health),
-                           FeedView(Venue.POLYMARKET, poly_feed.statistics, lambda: None)))
+                                    lambda: health.latest.get(Venue.KALSHI),
+                                    lambda: len(kalshi_feed.tickers),
+                                    lambda: sum(1 for t in tickers
+                                                if (b := kalshi_feed.book(t)) and b.valid)),
+                           FeedView(Venue.POLYMARKET, poly_feed.statistics,
+                                    lambda: health.latest.get(Venue.POLYMARKET),
+                                    lambda: len(poly_feed.books),
+                                    lambda: sum(1 for b in poly_feed.books.values()
+                                                if b.valid))))
     publisher = Publisher(source, Path(config.state_dir), settings.status.interval_s)
     await nursery.start(partial(serve_publisher, publisher, port=settings.status.http_port))
     watch = HaltWatch(ledger, supervisor)

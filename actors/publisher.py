@@ -52,6 +52,7 @@ from arb.status import (
     to_json,
     write_snapshot,
 )
+from arb.venues.protocol import FeedHealth
 
 RECENT_OPPORTUNITIES = 50
 ALERTS_SHOWN = 20
@@ -88,9 +89,11 @@ class DecisionTap:
             now = trio.current_time()
             newest = max(books.kalshi.received_at, books.poly_yes.received_at,
                          books.poly_no.received_at)
-            if newest > self._last_tick.get(pair.pair_id, float("-inf")):
+            last = self._last_tick.get(pair.pair_id)
+            if last is None or newest > last:
                 self._last_tick[pair.pair_id] = newest
-                self.latency.add(max(0.0, now - newest) * 1e6)
+                if last is not None:  # a pair's first decision answers start-up, not a tick
+                    self.latency.add(max(0.0, now - newest) * 1e6)
             if opportunity is not None:
                 self._record(pair.pair_id, opportunity, now)
             return opportunity
@@ -106,13 +109,31 @@ class DecisionTap:
             pair_id, str(opp.kind.value), opp.edge_bps, opp.qty, opp.profit))
 
 
+@attrs.define(eq=False)
+class HealthTap:
+    """A ``BookListener`` in front of the router that remembers each venue's latest health
+    report (for a venue with several sockets: the most recent report of any of them)."""
+
+    router: BookRouter
+    latest: dict[Venue, FeedHealth] = attrs.field(factory=dict)
+
+    def book_changed(self, venue: Venue, key: str) -> None:
+        self.router.book_changed(venue, key)
+
+    def feed_health(self, health: FeedHealth) -> None:
+        self.latest[health.venue] = health
+        self.router.feed_health(health)
+
+
 @attrs.frozen
 class FeedView:
     """How the publisher reads one venue's market feed without knowing its class."""
 
     venue: Venue
     statistics: Callable[[], Any]
-    health: Callable[[], Any]
+    health: Callable[[], FeedHealth | None]
+    subscribed: Callable[[], int]
+    books_with_data: Callable[[], int]
 
 
 @attrs.define(eq=False)
@@ -179,11 +200,10 @@ def _feed_row(view: FeedView) -> FeedRow:
     stats = view.statistics()
     health = view.health()
     state = health.state.value if health is not None else "starting"
-    return FeedRow(view.venue.value, state, int(getattr(stats, "epoch", 0)),
-                   int(getattr(stats, "tokens", 0) or 0),
+    return FeedRow(view.venue.value, state, int(getattr(stats, "epoch", 0)), view.subscribed(),
                    int(getattr(stats, "messages", getattr(stats, "frames", 0))),
                    int(getattr(stats, "reconnects", 0)), int(getattr(stats, "gaps", 0)),
-                   int(getattr(stats, "valid_books", 0)))
+                   view.books_with_data())
 
 
 def build_snapshot(source: StatusSource) -> StatusSnapshot:

@@ -62,7 +62,9 @@ async def test_operator_halt_stops_a_running_bot_and_only_resume_clears_it(tmp_p
             assert status["mode"] == "live" and status["target"] == "sim"
             assert len(status["pairs"]) == len(running.bot.pairs)
             assert all(len(p["quotes"]) == 4 for p in status["pairs"])
-            assert {f["venue"] for f in status["feeds"]} == {"kalshi", "polymarket"}
+            assert {f["venue"]: f["state"] for f in status["feeds"]} == {
+                "kalshi": "live", "polymarket": "live"}
+            assert all(f["subscribed"] == f["books_with_data"] > 0 for f in status["feeds"])
             assert status["risk"]["state"] == "active"
             assert f"arb_pairs {len(running.bot.pairs)}" in metrics
             assert 'arb_breaker_state{state="ACTIVE"} 1' in metrics
