@@ -23,13 +23,19 @@
 #    YES against NO per market, as the venue reports it), except those with an order in flight
 #    (their fills may be in transit). A failed position report is drift ("not assuming flat"),
 #    never an empty map.
+# 6. settlement: a market the app reported ended (``note_ended``: discovery saw it closed or
+#    settled) whose instruments the ledger holds while the venue reports nothing on that market
+#    any more was settled by the venue (Kalshi paid out; Polymarket resolved). Its instruments
+#    are marked settled in the ledger (``Ledger.record_settlement``), which takes them out of
+#    ledger positions and so out of risk's exposure, instead of being reported as drift. A
+#    position that vanishes on a market nobody reported ended is still drift (fail closed).
 # The pass ends with ``Reconciled(clean, drift)`` to risk: the first one opens the startup
 # barrier, any drift keeps entries off (REDUCING) until a clean pass or an operator ack, and risk
 # rebuilds committed exposure from the ledger's fills (which now include what was found).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import attrs
 import trio
@@ -50,6 +56,8 @@ from arb.money import Qty, format_trimmed
 from arb.venues.protocol import OrderResult, OutcomeUnknown, Rejected, Transient, VenueAdapter
 
 ADAPTER_ERRORS = (Transient, OutcomeUnknown, Rejected)
+ENDED_KEPT = 10_000
+"""Ended markets remembered for settlement (a season of games; the oldest go first)."""
 
 
 def net_kalshi(positions: Mapping[Instrument, Qty]) -> dict[Instrument, Qty]:
@@ -91,6 +99,8 @@ class PassReport:
     """Client ids resolved in this pass."""
     cancelled: tuple[str, ...]
     """Venue order ids of stray open orders of ours cancelled in this pass."""
+    settled: tuple[str, ...] = ()
+    """Instruments marked settled in this pass."""
 
 
 @attrs.define(eq=False)
@@ -105,16 +115,29 @@ class Reconciler:
     """The ledger's clock (intent ages are measured against its ``created_ms``)."""
     passes: int = 0
     _cursors: dict[Venue, str | None] = attrs.field(factory=dict)
+    _ended: dict[str, None] = attrs.field(factory=dict)
+    """Markets reported ended (an ordered set, oldest evicted past ``ENDED_KEPT``)."""
+
+    def note_ended(self, markets: Iterable[str]) -> None:
+        """Markets (Kalshi tickers, Polymarket condition ids) seen closed or settled; the next
+        passes mark our positions in them settled once the venue stops reporting them."""
+        for market in markets:
+            self._ended.pop(market, None)
+            self._ended[market] = None
+        while len(self._ended) > ENDED_KEPT:
+            del self._ended[next(iter(self._ended))]
 
     async def reconcile(self) -> PassReport:
         """One full pass over every venue; tells risk the result."""
         drift: list[str] = []
         resolved: list[str] = []
         cancelled: list[str] = []
+        settled: list[str] = []
         for venue, adapter in self.venues.items():
-            await self._venue(venue, adapter, drift, resolved, cancelled)
+            await self._venue(venue, adapter, drift, resolved, cancelled, settled)
         self.passes += 1
-        report = PassReport(not drift, tuple(drift), tuple(resolved), tuple(cancelled))
+        report = PassReport(not drift, tuple(drift), tuple(resolved), tuple(cancelled),
+                            tuple(settled))
         await self.risk.cast(Reconciled(report.clean, report.drift))
         if drift:
             self.alerts.publish(Alert("reconcile_drift", Severity.CRITICAL,
@@ -123,7 +146,7 @@ class Reconciler:
         return report
 
     async def _venue(self, venue: Venue, adapter: VenueAdapter, drift: list[str],
-                     resolved: list[str], cancelled: list[str]) -> None:
+                     resolved: list[str], cancelled: list[str], settled: list[str]) -> None:
         name = venue.value
         try:
             await self.risk.cast(VenueStatusObserved(await adapter.status()))
@@ -168,8 +191,12 @@ class Reconciler:
             drift.append(f"{name}: positions unavailable ({err.reason}); not assuming flat")
             return
         venue_positions = net_kalshi({p.instrument: p.qty for p in reported if p.qty})
-        ledger_positions = net_kalshi(self.ledger.positions(venue))
         busy = self.fills.busy_instruments()  # fills in flight: compared on a later pass
+        held = self.ledger.positions(venue)
+        for instrument in self._settle(held, venue_positions, busy):
+            settled.append(str(instrument))
+            del held[instrument]
+        ledger_positions = net_kalshi(held)
         for instrument in sorted(set(venue_positions) | set(ledger_positions), key=str):
             if instrument in busy:
                 continue
@@ -178,6 +205,24 @@ class Reconciler:
             if theirs != ours:
                 drift.append(f"{instrument}: venue holds {format_trimmed(theirs)}, ledger "
                              f"{format_trimmed(ours)}")
+
+    def _settle(self, held: Mapping[Instrument, Qty], venue_positions: Mapping[Instrument, Qty],
+                busy: set[Instrument]) -> list[Instrument]:
+        """Mark settled the ledger's instruments in ended markets the venue no longer reports
+        (none of them with an order in flight); returns them."""
+        still_held = {instrument.market for instrument in venue_positions}
+        in_flight = {instrument.market for instrument in busy}
+        out = []
+        for instrument, qty in sorted(held.items(), key=lambda kv: str(kv[0])):
+            market = instrument.market
+            if market not in self._ended or market in still_held or market in in_flight:
+                continue
+            reason = f"{instrument.venue.value} market {market} ended; position no longer reported"
+            self.ledger.record_settlement(instrument, qty, reason)
+            self.alerts.publish(Alert("position_settled", Severity.INFO,
+                                      f"{instrument}: {format_trimmed(qty)} settled ({reason})"))
+            out.append(instrument)
+        return out
 
     async def _fills(self, venue: Venue, adapter: VenueAdapter) -> None:
         cursor = self._cursors.get(venue)

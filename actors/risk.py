@@ -30,8 +30,9 @@
 # exposure to the ledger's shared exposure table, whose write lock makes "read everybody's sum,
 # check, write mine" atomic across processes; any decrease is published after each message.
 #
-# Left out: market settlement is not seen, so committed exposure of a settled market stays
-# counted until the position leaves the ledger.
+# Settled markets: reconciliation marks their instruments settled in the ledger, which leaves
+# them out of ``Ledger.positions``; the next exposure rebuild (a ``Reconciled`` with nothing in
+# flight) then no longer counts them.
 from __future__ import annotations
 
 import collections

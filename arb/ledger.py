@@ -24,6 +24,8 @@
 #   is an upgrade; FAILED voids it; a confirmed fill can never fail, and a trade id seen with other
 #   economics is a conflict that stops the caller (fail closed).
 # - Positions are a view over non-failed fills, never a stored number, so they cannot drift.
+#   A settled market's instruments are marked (``record_settlement``) and left out of
+#   ``positions``: the venue paid out or resolved them, the fills behind them stay.
 # - Every leg state change is appended to ``orders`` (the status history) and mirrored on the
 #   intent row, so unresolved intents are one indexed query at startup.
 # - Schema changes are numbered migrations, each applied in its own IMMEDIATE transaction and
@@ -108,6 +110,18 @@ class Intent:
     @property
     def venue(self) -> Venue:
         return self.instrument.venue
+
+
+@attrs.frozen
+class Settlement:
+    """A position the venue closed by settling its market (Kalshi payout, Polymarket
+    resolution): the ledger's fills still add up to ``qty``, but nothing is held any more."""
+
+    instrument: Instrument
+    qty: Qty
+    """The ledger's net position when the settlement was recorded."""
+    reason: str
+    settled_ms: int
 
 
 @attrs.frozen
@@ -813,21 +827,58 @@ class Ledger:
                      FillStatus(r[11]), r[12]) for r in rows]
 
     def positions(self, venue: Venue | None = None, *,
-                  confirmed_only: bool = False) -> dict[Instrument, Qty]:
+                  confirmed_only: bool = False,
+                  include_settled: bool = False) -> dict[Instrument, Qty]:
         """Net position per instrument (buys minus sells) from the non-failed fills.
 
         Provisional fills count (they are exposure) unless ``confirmed_only``. Flat
-        instruments are left out.
+        instruments are left out, and so are settled ones (``record_settlement``) unless
+        ``include_settled``.
         """
         column = "qty - provisional_qty" if confirmed_only else "qty"
-        query = f"SELECT venue, market, token, {column} FROM positions"
+        query = f"SELECT venue, market, token, {column} FROM positions p WHERE 1 = 1"
         params: tuple[str, ...] = ()
+        if not include_settled:
+            query += (" AND NOT EXISTS (SELECT 1 FROM meta WHERE key = "
+                      f"'{_SETTLED_PREFIX}' || p.venue || ':' || p.market || ':' || p.token)")
         if venue is not None:
-            query += " WHERE venue = ?"
+            query += " AND venue = ?"
             params = (venue.value,)
         with self._read() as conn:
             rows = conn.execute(query, params).fetchall()
         return {Instrument(Venue(v), m, t): Qty(q) for v, m, t, q in rows if q}
+
+    # --- settlements ---------------------------------------------------------------------------
+    #
+    # A settled position is marked with one ``meta`` row per instrument (key ``settled:<venue>:
+    # <market>:<token>``, JSON value) rather than a table of its own: the schema stays at its
+    # released version. The fills stay as they are (they happened); ``positions`` leaves the
+    # instrument out, and so does everything derived from it (risk exposure, reconciliation).
+
+    def record_settlement(self, instrument: Instrument, qty: Qty, reason: str) -> bool:
+        """Mark ``instrument`` settled with the ledger's position ``qty`` at that moment.
+
+        Returns False if it was already marked (the first record stands).
+        """
+        now = self._clock_ms()
+        value = json.dumps({"qty": qty, "reason": reason, "settled_ms": now})
+        with self._write() as conn:
+            cursor = conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+                                  (_settled_key(instrument), value))
+            return cursor.rowcount == 1
+
+    def settlements(self) -> list[Settlement]:
+        """Every settled instrument, oldest first."""
+        with self._read() as conn:
+            rows = conn.execute("SELECT key, value FROM meta WHERE key LIKE ?",
+                                (_SETTLED_PREFIX + "%",)).fetchall()
+        out = []
+        for key, value in rows:
+            venue, market, token = key[len(_SETTLED_PREFIX):].split(":", 2)
+            doc = json.loads(value)
+            out.append(Settlement(Instrument(Venue(venue), market, token), Qty(doc["qty"]),
+                                  doc["reason"], doc["settled_ms"]))
+        return sorted(out, key=lambda s: (s.settled_ms, str(s.instrument)))
 
     # --- trade log and realised P&L -----------------------------------------------------------
 
@@ -1119,6 +1170,16 @@ class Ledger:
         if conn.execute("SELECT 1 FROM executions WHERE execution_id = ?",
                         (execution_id,)).fetchone() is None:
             raise LedgerError(f"no execution {execution_id} in the trade log")
+
+
+_SETTLED_PREFIX = "settled:"
+
+
+def _settled_key(instrument: Instrument) -> str:
+    for part in (instrument.venue.value, instrument.market):
+        if ":" in part:
+            raise LedgerError(f"{instrument}: ':' in {part!r} cannot be part of a settlement key")
+    return f"{_SETTLED_PREFIX}{instrument.venue.value}:{instrument.market}:{instrument.token}"
 
 
 def _detection(conn: sqlite3.Connection, execution_id: str) -> Detection | None:
