@@ -22,6 +22,12 @@
 #
 # One-sided repairs are counted; ``mismatch_limit`` of them within ``mismatch_window_s``
 # blacklists the pair for ``blacklist_s`` (entries only) and alerts.
+#
+# Trade log: every attempt that gets an execution id is a row: executed ones with their
+# detection (``record_attempt``), expired ones and risk denials as aborted attempts with their
+# reason (``record_aborted``; denials throttled per reason, see ``denial_record_s``).
+# Detections are counted by path (``event`` or ``scan``). ``retire`` (market removal) blocks new
+# entries and ends ``serve`` once the current step, and so any execution in flight, is done.
 from __future__ import annotations
 
 import collections

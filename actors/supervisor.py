@@ -43,8 +43,10 @@
 #   Restart delays are cut short by a removal; a crash during removal is not restarted.
 # - ``await set_markets(specs, reason)`` reconciles the whole set at once (what the app's
 #   refresh calls with the specs of every pair it wants traded): unknown pairs are added,
-#   changed ones replaced, missing ones removed with ``reason``, concurrently; it returns the
-#   ``MarketChanges`` and waits for every removal.
+#   changed ones replaced, missing ones removed with ``reason``, concurrently; it waits for every
+#   removal and returns the ``MarketChanges`` actually made (nothing is added once stopping).
+# A market removed because it settled should also be reported to ``Reconciler.note_ended``, so
+# reconciliation marks its positions settled instead of reporting drift.
 # ``markets`` is only the initial list; ``market_specs()`` is the current one.
 from __future__ import annotations
 
@@ -265,19 +267,27 @@ class Supervisor:
         added: list[str] = []
         replaced: list[str] = []
         removed: list[str] = []
+
+        async def add(spec: MarketSpec, done: list[str]) -> None:
+            if await self.add_market(spec):
+                done.append(spec.pair.pair_id)
+
+        async def remove(pair_id: str) -> None:
+            if await self.remove_market(pair_id, reason):
+                removed.append(pair_id)
+
         async with trio.open_nursery() as nursery:
             for pair_id, slot in list(self._slots.items()):
                 if pair_id not in wanted and slot.stop_reason is None:
-                    removed.append(pair_id)
-                    nursery.start_soon(self.remove_market, pair_id, reason)
+                    nursery.start_soon(remove, pair_id)
             for pair_id, spec in wanted.items():
                 slot = self._slots.get(pair_id)
-                if slot is not None and slot.stop_reason is None and slot.spec == spec:
+                running = slot is not None and slot.stop_reason is None
+                if running and slot.spec == spec:
                     continue
-                (replaced if slot is not None and slot.stop_reason is None
-                 else added).append(pair_id)
-                nursery.start_soon(self.add_market, spec)
-        return MarketChanges(tuple(added), tuple(replaced), tuple(removed))
+                nursery.start_soon(add, spec, replaced if running else added)
+        return MarketChanges(tuple(sorted(added)), tuple(sorted(replaced)),
+                             tuple(sorted(removed)))
 
     async def _finish_removal(self, slot: _MarketSlot) -> None:
         if not slot.started:

@@ -64,13 +64,15 @@ async def test_market_added_while_running_starts_trading(tmp_path, autojump_cloc
 
 async def test_market_added_before_the_startup_barrier_starts_with_the_others(tmp_path,
                                                                              autojump_clock):
-    early = spec(1, "AAA")
-    bot = build_bot(tmp_path, [])
-    flatten_on_trade(bot, [early])
+    early, dropped = spec(1, "AAA"), spec(2, "BBB")
+    bot = build_bot(tmp_path, [dropped])
+    flatten_on_trade(bot, [early, dropped])
     with bot.ledger:
         assert await bot.supervisor.add_market(early)
-        await run_until(bot, 5.0, keep_fresh([early]))
-        [record] = executions_of(bot, early.pair.pair_id)
+        assert await bot.supervisor.remove_market(dropped.pair.pair_id, "operator removed")
+        await run_until(bot, 5.0, keep_fresh([early, dropped]))
+        [record] = bot.ledger.executions()
+        assert record.start.pair_id == early.pair.pair_id
         assert record.started_ms == 1000 and record.outcome == "hedged"
 
 
