@@ -375,10 +375,12 @@ class _Search:
                     return False
         return True
 
-    def ratio_ok(self, units: int) -> bool:
-        """Whether L(q) allows the per-contract and basis-point limits (monotone in size)."""
+    def ratio_ok(self, units: int, exact: int | None = None) -> bool:
+        """Whether L(q) (``exact``, when already known) allows the per-contract and
+        basis-point limits (monotone in size)."""
         q = units * self.step
-        exact = self.exact(units)
+        if exact is None:
+            exact = self.exact(units)
         params = self.params
         return (exact * SCALE >= params.min_profit_per_contract * q * self.scale
                 and exact * (10_000 + params.min_edge_bps) >= params.min_edge_bps * q * self.scale)
@@ -400,7 +402,10 @@ class _Search:
             if q == next_b and j < b_last:
                 j += 1
         units = min(max(q // step, lo), hi)
-        if units < hi and self.exact(units + 1) > self.exact(units):
+        if units == hi or (q < end and q % step == 0 and units * step == q
+                           and q + step <= min(a_cum_qty[i + 1], b_cum_qty[j + 1])):
+            return units  # the next step lies in levels costing >= $1 a contract: L falls
+        if self.exact(units + 1) > self.exact(units):
             units += 1
         return units
 
@@ -438,10 +443,14 @@ def _best_size(search: _Search) -> _Found | None:
     concave = a.convex and b.convex
     n_max = min(a.liquidity, b.liquidity, params.max_qty) // step
     lo = 1
+    notional_sure = True
     for leg in (a, b):
         if not leg.kalshi:
             lo = max(lo, -(-leg.poly_min_qty // step))
-    lo = _first_true(lo, n_max, search.notional_ok)
+            # Every limit is at least the best ask: enough notional there is enough anywhere.
+            notional_sure = notional_sure and leg.prices[0] * lo * step >= _ONE_DOLLAR_NOTIONAL
+    if not notional_sure:
+        lo = _first_true(lo, n_max, search.notional_ok)
     if lo > n_max:
         return None
     hi = n_max
@@ -450,10 +459,19 @@ def _best_size(search: _Search) -> _Found | None:
     # the peak breaks either, the scan starts (and ends upward) at the largest size that does not.
     if not search.capital_ok(start):
         hi = start = _last_true(lo, start, search.capital_ok)
-    if concave and not search.ratio_ok(start):
-        hi = start = _last_true(lo, start, search.ratio_ok)
-    if start < lo or (concave and search.exact(start) // scale < params.min_profit):
+    if start < lo:
         return None
+    if concave:
+        exact = search.exact(start)
+        # With both ratio limits at zero, ratio_ok is L >= 0, which the min_profit check implies.
+        if (params.min_profit_per_contract or params.min_edge_bps) and \
+                not search.ratio_ok(start, exact):
+            hi = start = _last_true(lo, start, search.ratio_ok)
+            if start < lo:
+                return None
+            exact = search.exact(start)
+        if exact // scale < params.min_profit:
+            return None
     return _scan(search, start, lo, hi, concave)
 
 
