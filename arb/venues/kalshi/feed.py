@@ -586,7 +586,10 @@ class KalshiFeed:
         try:
             if not isinstance(msg, dict):
                 raise WireError(f"kalshi {kind}: 'msg' is not an object")
-            intent = self.directory.lookup(msg.get("order_id"), msg.get("client_order_id")) \
+            order_id, client_id = msg.get("order_id"), msg.get("client_order_id")
+            intent = self.directory.lookup(
+                order_id if isinstance(order_id, str) else None,
+                client_id if isinstance(client_id, str) else None) \
                 if self.directory is not None else None
             event: Fill | OrderResult
             if kind == "fill":

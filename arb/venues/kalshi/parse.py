@@ -374,7 +374,7 @@ def parse_order(d: Mapping[str, Any], *, kind: str = "order",
     order_id = _str(d, "order_id", where)
     ticker = _str(d, "ticker", where)
     status_text = _field(d, "status", where)
-    status = _ORDER_STATUS.get(status_text)
+    status = _ORDER_STATUS.get(status_text) if isinstance(status_text, str) else None
     if status is None:
         raise WireError(f"{where}: unknown order status {status_text!r}")
     outcome, side = _direction(d, where, intent)
