@@ -17,10 +17,13 @@ import pytest
 import trio
 import trio_websocket
 
-from arb.domain import Outcome
+from arb.domain import Outcome, Side, TimeInForce
 from arb.money import parse_price, parse_qty
+from arb.venues.kalshi.directory import OrderDirectory
 from arb.venues.kalshi.feed import FeedConfig, serve_kalshi_feed
+from arb.venues.kalshi.parse import OrderIntent
 from arb.venues.polymarket.feed import PolyFeedConfig, serve_polymarket_feed
+from arb.venues.protocol import Fill, OrderResult
 
 P, Q = parse_price, parse_qty
 SEEDS = range(6)
@@ -67,6 +70,26 @@ def _text(frame, rng: random.Random) -> str:
 
 # --- Kalshi --------------------------------------------------------------------------------
 
+PRIVATE_SIDS = {"fill": 2, "user_orders": 3}
+
+
+def _kalshi_fill(trade_id: str) -> dict:
+    return {"type": "fill", "sid": 2, "msg": {
+        "trade_id": trade_id, "order_id": "o1", "market_ticker": A, "exchange_index": 0,
+        "is_taker": True, "side": "no", "action": "buy", "outcome_side": "no",
+        "book_side": "ask", "yes_price_dollars": "0.6000", "count_fp": "3.00",
+        "fee_cost": "0.0600", "ts_ms": 5, "client_order_id": "c-7",
+        "post_position_fp": "-3.00", "purchased_side": "no"}}
+
+
+KALSHI_USER_ORDER = {"type": "user_order", "sid": 3, "msg": {
+    "order_id": "o1", "user_id": "u", "ticker": A, "status": "canceled",
+    "outcome_side": "no", "book_side": "ask", "yes_price_dollars": "0.6000",
+    "fill_count_fp": "3.00", "remaining_count_fp": "0.00", "initial_count_fp": "5.00",
+    "taker_fill_cost_dollars": "1.2000", "maker_fill_cost_dollars": "0.0000",
+    "taker_fees_dollars": "0.0600", "maker_fees_dollars": "0.0000",
+    "client_order_id": "c-7", "created_ts_ms": 1}}
+
 
 class KalshiVenue:
     """Answers subscribe / get_snapshot like Kalshi; the test pushes anything else."""
@@ -94,10 +117,13 @@ class KalshiConn:
         cmd = json.loads(message)
         params = cmd.get("params", {})
         if cmd["cmd"] == "subscribe":
-            self.push({"id": cmd["id"], "type": "subscribed",
-                       "msg": {"channel": "orderbook_delta", "sid": self.sid}})
-            for ticker in params["market_tickers"]:
-                self.snapshot(ticker)
+            for channel in params["channels"]:
+                sid = PRIVATE_SIDS.get(channel, self.sid)
+                self.push({"id": cmd["id"], "type": "subscribed",
+                           "msg": {"channel": channel, "sid": sid}})
+                if channel == "orderbook_delta":
+                    for ticker in params["market_tickers"]:
+                        self.snapshot(ticker)
         elif cmd["cmd"] == "update_subscription":
             self.push({"id": cmd["id"], "type": "ok", "sid": self.sid, "seq": self.seq,
                        "msg": {}})
@@ -148,8 +174,7 @@ def _kalshi_templates(conn: KalshiConn) -> list[dict]:
         {"type": "error", "sid": conn.sid, "msg": {"code": 6, "msg": "Already subscribed"}},
         {"type": "ok", "sid": conn.sid, "seq": conn.seq, "msg": {"market_tickers": [A]}},
         {"type": "subscribed", "msg": {"channel": "ticker", "sid": 99}},
-        {"type": "fill", "sid": 7, "seq": 1, "msg": {"trade_id": "t", "order_id": "o",
-                                                     "market_ticker": A, "count_fp": "1.00"}},
+        _kalshi_fill("t-fuzz"), KALSHI_USER_ORDER,
         {"type": "market_lifecycle_v2", "sid": 8, "msg": {"market_ticker": A}},
     ]
 
@@ -161,8 +186,19 @@ async def test_kalshi_feed_survives_mangled_frames_and_heals(seed, autojump_cloc
     listener = _Sink()
     config = FeedConfig(probe_after=30, stale_after=60, resnapshot_after=2.0,
                         backoff_base=0.1, backoff_cap=1.0)
+    send, receive = trio.open_memory_channel[Fill | OrderResult](1000)
+    events: list = []
+
+    async def drain() -> None:
+        async for event in receive:
+            events.append(event)
+
     async with trio.open_nursery() as nursery:
+        nursery.start_soon(drain)
+        directory = OrderDirectory()
+        directory.remember("c-7", OrderIntent(A, Outcome.NO, Side.BUY, TimeInForce.IOC))
         feed = await nursery.start(partial(serve_kalshi_feed, venue.connect, [A, B], listener,
+                                           user_events=send, directory=directory,
                                            config=config, rng=random.Random(seed)))
         for _ in range(FRAMES):
             conn = venue.conns[-1]
@@ -176,7 +212,10 @@ async def test_kalshi_feed_survives_mangled_frames_and_heals(seed, autojump_cloc
         conn = venue.conns[-1]
         conn.snapshot(A)
         conn.snapshot(B)
+        conn.push(_kalshi_fill("t-last"))
         await trio.sleep(5)  # resnapshots for anything still invalid
+        assert all(isinstance(e, Fill | OrderResult) for e in events)
+        assert [e.trade_id for e in events if isinstance(e, Fill)][-1] == "t-last"
         stats = feed.statistics()
         assert stats.malformed + stats.unknown_types + stats.gaps > 0
         assert feed.book(A).valid and feed.book(B).valid
