@@ -304,7 +304,10 @@ def parse_trade(data: Any) -> WireTrade:
     trade_id = wire.text(data, "id", "trade")
     what = f"trade {trade_id}"
     makers = []
-    for raw in data.get("maker_orders") or ():
+    raw_makers = data.get("maker_orders") or []
+    if not isinstance(raw_makers, list):
+        raise wire.WireError(f"{what}: maker_orders is {type(raw_makers).__name__}, not a list")
+    for raw in raw_makers:
         mo_id = wire.text(raw, "order_id", f"{what} maker order")
         mwhat = f"{what} maker order {mo_id}"
         makers.append(WireMakerOrder(
