@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import random
+from collections import OrderedDict
 from contextlib import asynccontextmanager
 from functools import partial
 
@@ -22,7 +23,9 @@ from arb.money import parse_price, parse_qty
 from arb.venues.kalshi.directory import OrderDirectory
 from arb.venues.kalshi.feed import FeedConfig, serve_kalshi_feed
 from arb.venues.kalshi.parse import OrderIntent
+from arb.venues.polymarket.auth import ApiCredentials
 from arb.venues.polymarket.feed import PolyFeedConfig, serve_polymarket_feed
+from arb.venues.polymarket.user_feed import serve_polymarket_user_feed
 from arb.venues.protocol import Fill, OrderResult
 
 P, Q = parse_price, parse_qty
@@ -328,3 +331,75 @@ def test_mutations_are_seeded_and_leave_the_template_alone() -> None:
     first = _mutate(template, random.Random(1))
     assert first == _mutate(template, random.Random(1)) and first != template
     assert template == {"a": {"b": [1, 2]}, "c": "d"}
+
+
+# --- Polymarket user channel ---------------------------------------------------------------
+
+USER_CREDS = ApiCredentials("key-1", "c2VjcmV0", "pass-1")
+FUNDER = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+COND = "0x" + "cd" * 32
+
+
+def _poly_trade(trade_id: str, status: str) -> dict:
+    return {"event_type": "trade", "type": "TRADE", "id": trade_id, "taker_order_id": "0xours",
+            "market": COND, "asset_id": YES, "side": "BUY", "size": "12.5", "price": "0.41",
+            "status": status, "match_time": "1767225600", "trader_side": "TAKER",
+            "owner": USER_CREDS.api_key, "maker_address": FUNDER,
+            "maker_orders": [{"order_id": "0xtheirs", "owner": "other", "maker_address": "0x1",
+                              "matched_amount": "12.5", "price": "0.41", "asset_id": YES,
+                              "outcome": "Yes", "side": "SELL"}]}
+
+
+def _poly_order(status: str, kind: str) -> dict:
+    return {"event_type": "order", "type": kind, "id": "0xours", "owner": USER_CREDS.api_key,
+            "market": COND, "asset_id": YES, "side": "BUY", "original_size": "12.5",
+            "size_matched": "12.5", "price": "0.41", "associate_trades": [],
+            "order_type": "FAK", "status": status, "timestamp": "1767225600000"}
+
+
+class UserVenue(PolyVenue):
+    @asynccontextmanager
+    async def connect(self, url: str):
+        conn = UserConn(self)
+        self.conns.append(conn)
+        yield conn
+
+
+class UserConn(PolyConn):
+    async def send_message(self, message: str) -> None:
+        if message == "PING":
+            self.push("PONG")
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+async def test_polymarket_user_feed_survives_mangled_events(seed, autojump_clock):
+    rng = random.Random(seed)
+    venue = UserVenue()
+    send, receive = trio.open_memory_channel[Fill | OrderResult](1000)
+    events: list = []
+    ours = OrderedDict([("0xours", "cid-7")])  # as PolymarketAdapter.client_id_of reads it
+
+    async def drain() -> None:
+        async for event in receive:
+            events.append(event)
+
+    templates = [_poly_trade("tr-1", "MATCHED"), _poly_trade("tr-1", "FAILED"),
+                 _poly_order("", "PLACEMENT"), _poly_order("MATCHED", "UPDATE"),
+                 _poly_order("", "CANCELLATION"), [_poly_trade("tr-2", "MINED")]]
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(drain)
+        feed = await nursery.start(partial(
+            serve_polymarket_user_feed, USER_CREDS, FUNDER, send, markets=[COND],
+            client_ids=ours.get, connect=venue.connect, rng=random.Random(seed)))
+        for _ in range(FRAMES):
+            venue.conns[-1].push(_text(_mutate(rng.choice(templates), rng), rng))
+            if rng.random() < 0.1:
+                await trio.sleep(0.01)
+        venue.conns[-1].push(_poly_trade("tr-last", "CONFIRMED"))
+        await trio.sleep(1)
+        assert feed.statistics().malformed + feed.statistics().ignored > 0
+        assert all(isinstance(e, Fill | OrderResult) for e in events)
+        last = events[-1]
+        assert isinstance(last, Fill) and last.trade_id == "tr-last"
+        assert last.client_id == "cid-7" and last.qty == Q("12.5")
+        nursery.cancel_scope.cancel()
