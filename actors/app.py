@@ -67,7 +67,6 @@ from actors.router import BookRouter
 from actors.supervisor import MarketSpec, Shutdown, Supervisor, SupervisorParams, TaskSpec
 from actors.unwind import RepairParams
 from arb.config import ConfigError, Mode, Settings, Target
-from arb.discovery.cache import PairCache
 from arb.discovery.fetch import fetch_listings, match_listings
 from arb.discovery.leagues import load_leagues
 from arb.discovery.overrides import Overrides, load_overrides
@@ -84,13 +83,15 @@ from arb.venues.connect import (
     VenueSecrets,
     endpoints_for,
     kalshi_signer,
-    open_venues,
+    poly_signer,
     secrets_for,
 )
+from arb.venues.kalshi.adapter import KalshiAdapter, open_kalshi_adapter
 from arb.venues.kalshi.feed import FeedConfig, KalshiFeed, kalshi_ws_connector, serve_kalshi_feed
 from arb.venues.kalshi.grid import MarketRules
+from arb.venues.kalshi.limiter import Tier
 from arb.venues.paper import PaperVenue
-from arb.venues.polymarket.adapter import PolymarketAdapter
+from arb.venues.polymarket.adapter import PolymarketAdapter, open_polymarket_adapter
 from arb.venues.polymarket.convert import taker_fee
 from arb.venues.polymarket.feed import PolyFeedConfig, PolymarketMarketFeed, serve_polymarket_feed
 from arb.venues.polymarket.user_feed import UserFeedConfig, serve_polymarket_user_feed
@@ -307,7 +308,7 @@ async def _guarded_feed(name: str, serve, stop_line: _StopLine, *,
     stop_line.feed_down(name, problem)
 
 
-async def _refresh_discovery(settings: Settings, endpoints: Endpoints, cache: PairCache,
+async def _refresh_discovery(settings: Settings, endpoints: Endpoints, trading: frozenset[str],
                              supervisor: Supervisor, alerts: AlertHub) -> None:
     """Re-run discovery periodically; a changed tradable pair set ends this run."""
     while True:
@@ -318,8 +319,7 @@ async def _refresh_discovery(settings: Settings, endpoints: Endpoints, cache: Pa
             alerts.publish(Alert("discovery_failed", Severity.WARNING,
                                  f"discovery refresh failed: {err}"))
             continue
-        old = {p.pair_id for p in cache.pairs if p.tradable}
-        new = {p.pair_id for p in pairs if p.tradable}
+        old, new = trading, {p.pair_id for p in pairs if p.tradable}
         if new != old:
             added, gone = sorted(new - old), sorted(old - new)
             alerts.publish(Alert("pairs_changed", Severity.WARNING,
@@ -348,22 +348,61 @@ async def run_bot(config: BotConfig, *,
     log.info("discovery: {} pairs matched, {} tradable", len(all_pairs), len(pairs))
     if not pairs:
         raise StartupError(f"no tradable pairs for leagues {', '.join(settings.bot.leagues)}")
-    cache = PairCache(ttl=max(settings.discovery.refresh_s, 1.0))
-    cache._pairs = {p.pair_id: p for p in all_pairs}
     ledger = Ledger.open(ledger_path(state_dir, config.mode.value), mode=config.mode.value)
     try:
         async with AsyncExitStack() as stack:
-            return await _run(config, stack, ledger, alerts, endpoints, secrets, pairs, cache,
+            return await _run(config, stack, ledger, alerts, endpoints, secrets, pairs,
                               task_status)
     finally:
         ledger.close()
 
 
+async def _open_order_clients(config: BotConfig, stack: AsyncExitStack, endpoints: Endpoints,
+                              secrets: VenueSecrets, pairs: Sequence[MarketPair]
+                              ) -> tuple[KalshiAdapter | None, PolymarketAdapter | None]:
+    """The real order clients live mode uses; none in paper mode, and no Polymarket one where
+    the target keeps Polymarket read-only (Kalshi demo): those venues trade on paper."""
+    if config.mode is not Mode.LIVE:
+        return None, None
+    settings = config.settings
+    kalshi = await stack.enter_async_context(open_kalshi_adapter(
+        endpoints.kalshi_rest, kalshi_signer(secrets), tier=Tier[settings.kalshi.tier.upper()]))
+    await kalshi.load_market_rules(sorted({p.kalshi.ticker for p in pairs}))
+    if not endpoints.poly_orders:
+        logger.bind(actor="app").warning("{}: Polymarket is read-only for this target; its legs "
+                                         "trade on paper", config.target.value)
+        return kalshi, None
+    chain_id = settings.polymarket.chain_id
+    if config.target is Target.SIM and config.sim_state is not None:
+        from arb.sim.world import load_credentials  # the simulator only when targeted
+        chain_id = load_credentials(config.sim_state).poly_chain_id
+    poly = await stack.enter_async_context(open_polymarket_adapter(
+        poly_signer(secrets, chain_id), base_url=endpoints.poly_clob))
+    for condition_id in sorted({p.poly.condition_id for p in pairs}):
+        await poly.load_market(condition_id)
+    return kalshi, poly
+
+
+def _paper_venues(settings: Settings, pairs: Sequence[MarketPair], kalshi_feed: KalshiFeed,
+                  poly_feed: PolymarketMarketFeed) -> dict[Venue, VenueAdapter]:
+    """Paper venues filling against the feeds' live books (cash: the per-venue limit)."""
+    book_of: dict[str, object] = {p.kalshi.ticker: kalshi_feed.book(p.kalshi.ticker)
+                                  for p in pairs}
+    for pair in pairs:
+        for token in (pair.poly.yes_token, pair.poly.no_token):
+            book_of[token] = poly_feed.books[token]
+    rules = {p.kalshi.ticker: MarketRules(p.kalshi.grid, p.kalshi.fractional) for p in pairs}
+    fees = _fee_lookup(pairs)
+    cash = settings.risk.max_venue_exposure
+    return {Venue.KALSHI: PaperVenue(Venue.KALSHI, book_of.get, fees, cash,
+                                     kalshi_rules=lambda t: rules.get(t, MarketRules.default())),
+            Venue.POLYMARKET: PaperVenue(Venue.POLYMARKET, book_of.get, fees, cash)}
+
+
 async def _run(config: BotConfig, stack: AsyncExitStack, ledger: Ledger, alerts: AlertHub,
                endpoints: Endpoints, secrets: VenueSecrets, pairs: tuple[MarketPair, ...],
-               cache: PairCache, task_status: trio.TaskStatus[Bot]) -> Shutdown:
+               task_status: trio.TaskStatus[Bot]) -> Shutdown:
     settings = config.settings
-    live = config.mode is Mode.LIVE
     router = BookRouter()
     health = HealthTap(router)
     fills = FillRouter(ledger)
@@ -372,28 +411,15 @@ async def _run(config: BotConfig, stack: AsyncExitStack, ledger: Ledger, alerts:
     poly_events_send, poly_events = trio.open_memory_channel[Fill | OrderResult](USER_EVENTS)
     tickers = sorted({p.kalshi.ticker for p in pairs})
     tokens = sorted({t for p in pairs for t in (p.poly.yes_token, p.poly.no_token)})
-    poly_adapter: PolymarketAdapter | None = None
-    if live:
-        chain_id = settings.polymarket.chain_id
-        if config.target is Target.SIM and config.sim_state is not None:
-            from arb.sim.world import load_credentials
-            chain_id = load_credentials(config.sim_state).poly_chain_id
-        venues_ = await stack.enter_async_context(
-            open_venues(endpoints, secrets, chain_id=chain_id, kalshi_tier=settings.kalshi.tier))
-        await venues_.kalshi.load_market_rules(tickers)
-        for condition_id in sorted({p.poly.condition_id for p in pairs}):
-            await venues_.poly.load_market(condition_id)
-        poly_adapter = venues_.poly
-        kalshi_directory = venues_.kalshi.directory
-    else:
-        kalshi_directory = None
+    kalshi_live, poly_live = await _open_order_clients(config, stack, endpoints, secrets, pairs)
+    kalshi_directory = kalshi_live.directory if kalshi_live is not None else None
     nursery = await stack.enter_async_context(trio.open_nursery())
     stop_line = _StopLine(alerts)
     # Market feeds first: their book objects are what every pair trades on.
     kalshi_feed: KalshiFeed = await _start_feed(
         nursery, "kalshi", partial(
             serve_kalshi_feed, kalshi_ws_connector(endpoints.kalshi_ws, signer), tickers, health,
-            user_events=kalshi_events_send if live else None, directory=kalshi_directory,
+            user_events=kalshi_events_send if kalshi_live else None, directory=kalshi_directory,
             config=FeedConfig(stale_after=settings.feeds.silent_after_s * 2,
                               backoff_cap=settings.feeds.reconnect_max_s)),
         stop_line, config.seed_timeout_s)
@@ -411,20 +437,11 @@ async def _run(config: BotConfig, stack: AsyncExitStack, ledger: Ledger, alerts:
         if k_book is None or yes_book is None or no_book is None:
             raise StartupError(f"{pair.pair_id}: the feeds hold no book for it")
         books[pair.pair_id] = PairBooks(pair, k_book, yes_book, no_book)
-    venues: dict[Venue, VenueAdapter]
-    if live:
-        venues = {Venue.KALSHI: venues_.kalshi, Venue.POLYMARKET: venues_.poly}
-    else:
-        book_of: dict[str, object] = {t: kalshi_feed.book(t) for t in tickers}
-        book_of.update({t: poly_feed.books[t] for t in tokens})
-        rules = {p.kalshi.ticker: MarketRules(p.kalshi.grid, p.kalshi.fractional) for p in pairs}
-        fees = _fee_lookup(pairs)
-        venues = {
-            Venue.KALSHI: PaperVenue(Venue.KALSHI, book_of.get, fees,
-                                     settings.risk.max_venue_exposure,
-                                     kalshi_rules=lambda t: rules.get(t, MarketRules.default())),
-            Venue.POLYMARKET: PaperVenue(Venue.POLYMARKET, book_of.get, fees,
-                                         settings.risk.max_venue_exposure)}
+    venues: dict[Venue, VenueAdapter] = _paper_venues(settings, pairs, kalshi_feed, poly_feed)
+    if kalshi_live is not None:
+        venues[Venue.KALSHI] = kalshi_live
+    if poly_live is not None:
+        venues[Venue.POLYMARKET] = poly_live
     client, inbox = open_risk_channel()
     halt_send, halt_receive = trio.open_memory_channel[Halt](1)
     risk = RiskActor(risk_limits(settings), ledger, inbox, halt_send, alerts)
@@ -434,11 +451,10 @@ async def _run(config: BotConfig, stack: AsyncExitStack, ledger: Ledger, alerts:
     tap = DecisionTap()
     detect = tap.wrap(edge_detector(edge_params(settings)))
     tasks: list[TaskSpec] = []
-    if live:
-        assert poly_adapter is not None
+    if poly_live is not None:
         tasks.append(TaskSpec("polymarket-user", Venue.POLYMARKET, partial(
-            serve_polymarket_user_feed, poly_adapter.creds, poly_adapter.signer.funder,
-            poly_events_send, client_ids=poly_adapter.client_id_of,
+            serve_polymarket_user_feed, poly_live.creds, poly_live.signer.funder,
+            poly_events_send, client_ids=poly_live.client_id_of,
             fee_for=_poly_fee_for(pairs), config=UserFeedConfig(url=endpoints.poly_user_ws))))
     ids = ExecutionIds()
     supervisor = Supervisor(desk, risk, router, reconciler, alerts, halt_receive,
@@ -467,7 +483,8 @@ async def _run(config: BotConfig, stack: AsyncExitStack, ledger: Ledger, alerts:
     await nursery.start(partial(serve_publisher, publisher, port=settings.status.http_port))
     watch = HaltWatch(ledger, supervisor)
     await nursery.start(serve_halt_watch, watch)
-    nursery.start_soon(_refresh_discovery, settings, endpoints, cache, supervisor, alerts)
+    nursery.start_soon(_refresh_discovery, settings, endpoints,
+                       frozenset(p.pair_id for p in pairs), supervisor, alerts)
     bot = Bot(config, ledger, pairs, books, venues, supervisor, risk, alerts, tap, publisher,
               watch, endpoints, trio.current_time())
     task_status.started(bot)
