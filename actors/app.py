@@ -64,7 +64,14 @@ from actors.publisher import (
 from actors.reconcile import ReconcileParams, Reconciler
 from actors.risk import RiskActor, RiskLimits, open_risk_channel
 from actors.router import BookRouter
-from actors.supervisor import MarketSpec, Shutdown, Supervisor, SupervisorParams, TaskSpec
+from actors.supervisor import (
+    MarketSpec,
+    Shutdown,
+    Supervisor,
+    SupervisorParams,
+    TaskSpec,
+    first_leaf,
+)
 from actors.unwind import RepairParams
 from arb.config import ConfigError, Mode, Settings, Target
 from arb.discovery.fetch import fetch_listings, match_listings
@@ -95,7 +102,7 @@ from arb.venues.polymarket.adapter import PolymarketAdapter, open_polymarket_ada
 from arb.venues.polymarket.convert import taker_fee
 from arb.venues.polymarket.feed import PolyFeedConfig, PolymarketMarketFeed, serve_polymarket_feed
 from arb.venues.polymarket.user_feed import UserFeedConfig, serve_polymarket_user_feed
-from arb.venues.protocol import Fill, OrderResult, VenueAdapter
+from arb.venues.protocol import Fill, OrderResult, VenueAdapter, VenueError
 
 ENV_WEBHOOKS = "ARB_ALERT_WEBHOOKS"
 """Comma-separated ``format=url`` (format: json, slack, discord, telegram)."""
@@ -353,6 +360,9 @@ async def run_bot(config: BotConfig, *,
         async with AsyncExitStack() as stack:
             return await _run(config, stack, ledger, alerts, endpoints, secrets, pairs,
                               task_status)
+    except* (StartupError, ConfigError, VenueError) as group:
+        # A refusal raised inside the task nursery: surface it as itself, not as a group.
+        raise first_leaf(group) from None
     finally:
         ledger.close()
 

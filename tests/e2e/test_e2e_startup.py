@@ -9,11 +9,14 @@ import pytest
 import trio
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from e2e_rig import small_world
 
 from actors.alerts import WebhookFormat
 from actors.app import BotConfig, StartupError, run_bot, webhooks_from_env
 from arb.cli import main as arb_main
+from arb.commands.demo import demo_settings
 from arb.config import ConfigError, Mode, Target, load_settings
+from arb.sim.world import serve_world
 
 
 def test_live_mode_without_explicit_confirmation_is_refused(tmp_path, capsys):
@@ -69,3 +72,15 @@ def test_webhooks_come_from_the_environment_and_bad_entries_hide_their_url():
     assert "pager" in str(err.value) and "secret.example" not in str(err.value)
     with pytest.raises(ConfigError, match="ARB_TELEGRAM_CHAT_ID"):
         webhooks_from_env({"ARB_ALERT_WEBHOOKS": "telegram=https://api.example/bot"})
+
+
+async def test_feeds_that_do_not_seed_every_book_in_time_refuse_the_start(tmp_path):
+    world = small_world(9, seconds=30)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(serve_world, world, tmp_path / "sim")
+        config = BotConfig(demo_settings(world), Target.SIM, Mode.PAPER, tmp_path / "bot",
+                           tmp_path / "sim", handle_signals=False, console_log=False,
+                           seed_timeout_s=0.0)
+        with pytest.raises(StartupError, match="first snapshot"):
+            await run_bot(config)
+        nursery.cancel_scope.cancel()
