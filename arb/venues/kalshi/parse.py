@@ -78,6 +78,8 @@ def loads(text: str | bytes, *, what: str) -> Any:
 
 
 def _where(kind: str, d: Mapping[str, Any]) -> str:
+    if not isinstance(d, Mapping):
+        raise WireError(f"kalshi {kind}: expected an object, got {type(d).__name__}")
     ticker = d.get("market_ticker") or d.get("ticker")
     return f"kalshi {kind} {ticker}" if isinstance(ticker, str) else f"kalshi {kind}"
 
@@ -455,6 +457,8 @@ class KalshiBalance:
 def parse_balance(body: Mapping[str, Any]) -> KalshiBalance:
     """``GET /portfolio/balance``: ``balance_dollars`` preferred, integer cents accepted."""
     where = "kalshi balance"
+    if not isinstance(body, Mapping):
+        raise WireError(f"{where}: expected an object, got {type(body).__name__}")
     if body.get("balance_dollars") not in (None, ""):
         available = _money(body, "balance_dollars", where)
     else:
@@ -470,7 +474,10 @@ def parse_balance(body: Mapping[str, Any]) -> KalshiBalance:
         except MoneyError as exc:
             raise WireError(str(exc)) from None
     shards = []
-    for item in body.get("balance_breakdown") or []:
+    breakdown = body.get("balance_breakdown") or []
+    if not isinstance(breakdown, list):
+        raise WireError(f"{where}: balance_breakdown is {type(breakdown).__name__}, not a list")
+    for item in breakdown:
         shards.append((_int(item, "exchange_index", f"{where} breakdown"),
                        _money(item, "balance", f"{where} breakdown")))
     return KalshiBalance(available, portfolio_value, tuple(shards))
