@@ -197,3 +197,23 @@ async def test_set_markets_adds_replaces_and_removes(tmp_path, autojump_clock):
         assert sup.actors[b.pair.pair_id].pair.verdict is Verdict.REJECT
         assert {(r.pair_id, r.reason) for r in sup.removals} == {
             (a.pair.pair_id, "game settled"), (b.pair.pair_id, "pair changed")}
+
+
+async def test_stop_during_a_pending_removal_ends_it(tmp_path, autojump_clock):
+    """A removal waiting for an execution does not hold up the stop path: the trading scope is
+    cancelled, the actor's own cleanup runs, and the removal returns."""
+    s = spec(1, "AAA")
+    bot = build_bot(tmp_path, [s])
+    bot.kalshi.script(Answer(Act.DELAYED, ready_after_s=60.0))
+    seen: dict[str, object] = {}
+    with bot.ledger:
+        async def remove_at_2():
+            await trio.sleep(2.0)
+            seen["result"] = await bot.supervisor.remove_market(s.pair.pair_id, "game ended")
+            seen["at"] = trio.current_time()
+
+        shutdown = await run_until(bot, 4.0, keep_fresh([s]), remove_at_2)
+        assert seen == {"result": True, "at": 4.0}
+        assert shutdown.reason == "operator stop" and bot.supervisor.market_specs() == ()
+        assert [(r.pair_id, r.reason) for r in bot.supervisor.removals] == [
+            (s.pair.pair_id, "game ended")]
