@@ -438,6 +438,13 @@ def _first_true(lo: int, hi: int, pred: Callable[[int], bool]) -> int:
     return lo
 
 
+def _rounding_allowance(a: _Leg, b: _Leg) -> int:
+    """Most that the venues' rounding adds to both legs' exact cost plus fees: under 2
+    micro-dollars of cost, under a fee unit ($0.0001 at most) per level, and on each Kalshi leg
+    under a cent of fee and a cent of cost."""
+    return 2 + (len(a.prices) + len(b.prices)) * CENTICENT + 4 * CENT
+
+
 def _best_size(search: _Search) -> _Found | None:
     a, b, step, params, scale = search.a, search.b, search.step, search.params, search.scale
     concave = a.convex and b.convex
@@ -455,14 +462,17 @@ def _best_size(search: _Search) -> _Found | None:
         return None
     hi = n_max
     start = search.peak(lo, hi) if concave else hi
+    exact = search.exact(start)
     # Capital only grows with size, and L(q)/q only falls: both cap the size from above, so when
     # the peak breaks either, the scan starts (and ends upward) at the largest size that does not.
-    if not search.capital_ok(start):
+    # The exact check is skipped when even the rounded-up bound of the capital fits.
+    if -(-(start * step * scale - exact) // scale) + _rounding_allowance(a, b) > \
+            params.max_cost and not search.capital_ok(start):
         hi = start = _last_true(lo, start, search.capital_ok)
-    if start < lo:
-        return None
-    if concave:
+        if start < lo:
+            return None
         exact = search.exact(start)
+    if concave:
         # With both ratio limits at zero, ratio_ok is L >= 0, which the min_profit check implies.
         if (params.min_profit_per_contract or params.min_edge_bps) and \
                 not search.ratio_ok(start, exact):
@@ -752,7 +762,10 @@ def _evaluate_kind(pair: MarketPair, rates: _Rates, kind: Kind, kalshi_book: Kal
     found = _best_size(search)
     opportunity = None if found is None else _finish(
         pair, kind, instruments, search, found, received_at, memo.found if memo else None)
-    _remember(_memos, key, _Memo(pair, params, instruments, a, b, opportunity))
+    if memo is None:
+        _remember(_memos, key, _Memo(pair, params, instruments, a, b, opportunity))
+    else:
+        memo.params, memo.a, memo.b, memo.found = params, a, b, opportunity
     return opportunity
 
 

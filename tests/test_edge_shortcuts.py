@@ -1,0 +1,45 @@
+"""Edge's shortcut before the size scan: a capital bound that skips the exact max_cost check.
+
+``_best_size`` skips ``capital_ok`` when the exact (unrounded) cost plus fees, plus
+``_rounding_allowance``, fits ``max_cost``. That is only sound if the allowance really bounds
+every rounding the venues apply, which this checks on random ladders of both venues, sub-cent
+prices and fractional sizes, with fee rates up to the schedule's maximum."""
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_edge import make_pair
+
+from arb import edge
+from arb.book import PolyBook
+from arb.fees import KalshiFeeSchedule
+from arb.money import SCALE
+
+ladder = st.lists(st.tuples(st.integers(1, 999), st.integers(1, 5_000)), min_size=1, max_size=6,
+                  unique_by=lambda level: level[0])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["poly+kalshi", "kalshi+kalshi", "poly+poly"]), ladder, ladder,
+       st.sampled_from([0, 30_000, 50_000, SCALE]), st.sampled_from([SCALE // 2, SCALE]),
+       st.data())
+def test_rounding_allowance_bounds_capital_above_exact_cost(kinds, first, second, poly_rate,
+                                                            kalshi_multiplier, data):
+    pair = make_pair(fractional=True, poly_rate=poly_rate,
+                     kalshi_fees=KalshiFeeSchedule(multiplier=kalshi_multiplier))
+    rates = edge._Rates.of(pair)
+    book = PolyBook("tok", tick=1_000, min_order_size=SCALE)
+    legs = []
+    for venue, raw in zip(kinds.split("+"), (first, second), strict=True):
+        levels = [(price * 1_000, size * 10_000) for price, size in sorted(raw)]
+        legs.append(edge._kalshi_leg(pair, rates, levels) if venue == "kalshi"
+                    else edge._poly_leg(rates, book, levels))
+    a, b = legs
+    step = 10_000
+    search = edge._Search(a, b, step, edge.EdgeParams(), rates.scale)
+    units = data.draw(st.integers(1, min(a.liquidity, b.liquidity) // step))
+    q = units * step
+    pa, pb = a.price(q), b.price(q)
+    capital = pa[2] + pa[3] + pb[2] + pb[3]
+    exact = -(-(q * rates.scale - search.exact(units)) // rates.scale)
+    assert exact <= capital <= exact + edge._rounding_allowance(a, b)
