@@ -490,8 +490,8 @@ def _scan(search: _Search, start: int, lo: int, hi: int, concave: bool) -> _Foun
     and then up from ``start + 1``, with every venue rule and limit checked at each size.
 
     The hot loop of an arb-present evaluation. Within a level of both ladders, cost, fee and
-    L numerators change by a constant per step, so they are carried from size to size; a
-    level is looked up (bisect) and its numerators recomputed only when the size leaves it."""
+    L numerators change by a constant per step, so they are carried from size to size; the
+    levels are looked up (bisect) and the numerators recomputed only when the size leaves one."""
     a, b, step, params, scale = search.a, search.b, search.step, search.params, search.scale
     max_cost, min_profit = params.max_cost, params.min_profit
     per_contract, edge_bps = params.min_profit_per_contract, params.min_edge_bps
@@ -514,28 +514,28 @@ def _scan(search: _Search, start: int, lo: int, hi: int, concave: bool) -> _Foun
         need = min_profit if best is None else best[0] + (direction > 0)
         stop = need * scale
         a_low = a_high = b_low = b_high = 0
-        a_cost_num = a_fee_num = a_exact = b_cost_num = b_fee_num = b_exact = 0
-        a_d_cost = a_d_fee = a_d_exact = b_d_cost = b_d_fee = b_d_exact = 0
+        a_cost_num = a_fee_num = b_cost_num = b_fee_num = exact = 0
+        a_d_cost = a_d_fee = b_d_cost = b_d_fee = d_exact = 0
         i = j = 0
         while lo <= units <= hi and budget > 0:
             budget -= 1
-            if not a_low < q <= a_high:
+            if not (a_low < q <= a_high and b_low < q <= b_high):
                 i = bisect_left(a_cum_qty, q) - 1
-                a_low, a_high = a_cum_qty[i], a_cum_qty[i + 1]
-                price, rate, marginal = a_prices[i], a_rates[i], a_marginal[i]
-                a_cost_num = a_cum_cost[i] + price * (q - a_low)
-                a_fee_num = rate * (q - a_low)
-                a_exact = a_cum_marginal[i] + marginal * (q - a_low)
-                a_d_cost, a_d_fee, a_d_exact = price * dq, rate * dq, marginal * dq
-            if not b_low < q <= b_high:
                 j = bisect_left(b_cum_qty, q) - 1
+                a_low, a_high = a_cum_qty[i], a_cum_qty[i + 1]
                 b_low, b_high = b_cum_qty[j], b_cum_qty[j + 1]
-                price, rate, marginal = b_prices[j], b_rates[j], b_marginal[j]
-                b_cost_num = b_cum_cost[j] + price * (q - b_low)
-                b_fee_num = rate * (q - b_low)
-                b_exact = b_cum_marginal[j] + marginal * (q - b_low)
-                b_d_cost, b_d_fee, b_d_exact = price * dq, rate * dq, marginal * dq
-            if concave and q * scale - a_exact - b_exact < stop:
+                a_price, a_rate, a_m = a_prices[i], a_rates[i], a_marginal[i]
+                b_price, b_rate, b_m = b_prices[j], b_rates[j], b_marginal[j]
+                a_cost_num = a_cum_cost[i] + a_price * (q - a_low)
+                b_cost_num = b_cum_cost[j] + b_price * (q - b_low)
+                a_fee_num = a_rate * (q - a_low)
+                b_fee_num = b_rate * (q - b_low)
+                exact = (q * scale - a_cum_marginal[i] - a_m * (q - a_low)
+                         - b_cum_marginal[j] - b_m * (q - b_low))
+                a_d_cost, a_d_fee = a_price * dq, a_rate * dq
+                b_d_cost, b_d_fee = b_price * dq, b_rate * dq
+                d_exact = (scale - a_m - b_m) * dq
+            if concave and exact < stop:
                 break
             a_cost = -(-a_cost_num // SCALE)
             a_fee = a_cum_fee[i] - (-a_fee_num // a_div) * a_step
@@ -566,10 +566,9 @@ def _scan(search: _Search, start: int, lo: int, hi: int, concave: bool) -> _Foun
             q += dq
             a_cost_num += a_d_cost
             a_fee_num += a_d_fee
-            a_exact += a_d_exact
             b_cost_num += b_d_cost
             b_fee_num += b_d_fee
-            b_exact += b_d_exact
+            exact += d_exact
     return best
 
 
