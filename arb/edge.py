@@ -206,8 +206,11 @@ class _Leg:
     """A leg's ask ladder prepared for exact evaluation at any size."""
 
     kalshi: bool
+    source: list[Level]
+    """The book levels this leg was prepared from, as the book gave them (the cover of
+    ``max_qty``): Polymarket asks, or the Kalshi bids of the other outcome."""
     levels: list[Level]
-    """The book's ask levels this leg was prepared from (the cover of ``max_qty``)."""
+    """The ask levels, best first."""
     tick: int
     """The Polymarket book's tick the limits were rounded to (0 for Kalshi)."""
     prices: list[int]
@@ -236,9 +239,9 @@ class _Leg:
     def liquidity(self) -> int:
         return self.cum_qty[-1]
 
-    def same_input(self, levels: list[Level], tick: int, poly_min_qty: int) -> bool:
-        """Whether preparing ``levels`` under this tick and minimum would give this leg."""
-        return self.levels == levels and self.tick == tick and self.poly_min_qty == poly_min_qty
+    def same_input(self, source: list[Level], tick: int, poly_min_qty: int) -> bool:
+        """Whether preparing ``source`` under this tick and minimum would give this leg."""
+        return self.source == source and self.tick == tick and self.poly_min_qty == poly_min_qty
 
     def price(self, qty: int) -> _Priced:
         """(level index, limit price, cost, fee) of buying ``qty`` with the venue's rounding."""
@@ -270,12 +273,12 @@ _COVER_DEPTH = 4
 """Ask levels read first; sports books rarely need more to reach ``max_qty``."""
 
 
-def _cover(asks: Callable[[int | None], list[Level]], max_qty: int) -> list[Level]:
-    """The best ask levels whose sizes reach ``max_qty`` (all of them if the book is thinner),
-    reading the book a few levels at a time (a full read costs ~0.2 us per level)."""
+def _cover(read: Callable[[int | None], list[Level]], max_qty: int) -> list[Level]:
+    """The best levels (from ``read(depth)``) whose sizes reach ``max_qty`` (all of them if the
+    book is thinner), reading the book a few levels at a time (~0.2 us per level read)."""
     depth = _COVER_DEPTH
     while True:
-        levels = asks(depth)
+        levels = read(depth)
         total = 0
         for index, (_, size) in enumerate(levels):
             total += size
@@ -286,9 +289,12 @@ def _cover(asks: Callable[[int | None], list[Level]], max_qty: int) -> list[Leve
         depth *= 4
 
 
-def _kalshi_leg(pair: MarketPair, rates: _Rates, levels: list[Level]) -> _Leg:
+def _kalshi_leg(pair: MarketPair, rates: _Rates, other_bids: list[Level]) -> _Leg:
+    """A Kalshi leg from the other outcome's bids (best first): an ask at 1 - each bid price."""
     grid = pair.kalshi.grid
-    return _build_leg(True, rates, levels, 0, [_round_up_on_grid(p, grid) for p, _ in levels], 0)
+    levels = [(Price(SCALE - price), size) for price, size in other_bids]
+    return _build_leg(True, rates, other_bids, levels, 0,
+                      [_round_up_on_grid(p, grid) for p, _ in levels], 0)
 
 
 def _poly_leg(rates: _Rates, book: PolyBook, levels: list[Level]) -> _Leg:
@@ -297,10 +303,10 @@ def _poly_leg(rates: _Rates, book: PolyBook, levels: list[Level]) -> _Leg:
     for price, _ in levels:
         rounded = -(-price // tick) * tick
         limits.append(rounded if tick <= rounded <= SCALE - tick else None)
-    return _build_leg(False, rates, levels, tick, limits, book.min_order_size)
+    return _build_leg(False, rates, levels, levels, tick, limits, book.min_order_size)
 
 
-def _build_leg(kalshi: bool, rates: _Rates, levels: list[Level], tick: int,
+def _build_leg(kalshi: bool, rates: _Rates, source: list[Level], levels: list[Level], tick: int,
                limits: list[int | None], poly_min_qty: int) -> _Leg:
     if kalshi:
         coefficient, exponent = rates.kalshi_rate, 1
@@ -333,7 +339,7 @@ def _build_leg(kalshi: bool, rates: _Rates, levels: list[Level], tick: int,
         cum_cost.append(cost)
         cum_fee.append(fee)
         cum_marginal.append(exact)
-    return _Leg(kalshi, levels, tick, prices, limits, cum_qty, cum_cost, fee_rates, fee_div,
+    return _Leg(kalshi, source, levels, tick, prices, limits, cum_qty, cum_cost, fee_rates, fee_div,
                 fee_step, cum_fee, marginal, cum_marginal, convex, poly_min_qty)
 
 
@@ -727,11 +733,11 @@ def _evaluate_kind(pair: MarketPair, rates: _Rates, kind: Kind, kalshi_book: Kal
     if kind is Kind.POLY_YES_KALSHI_NO:
         a_poly, b_poly = poly_yes_book, None
         a_levels = _cover(poly_yes_book.asks, max_qty)
-        b_levels = _cover(partial(kalshi_book.asks, Outcome.NO), max_qty)
+        b_levels = _cover(partial(kalshi_book.bids, Outcome.YES), max_qty)
         received_at = min(poly_yes_book.received_at, kalshi_book.received_at)
     elif kind is Kind.KALSHI_YES_POLY_NO:
         a_poly, b_poly = None, poly_no_book
-        a_levels = _cover(partial(kalshi_book.asks, Outcome.YES), max_qty)
+        a_levels = _cover(partial(kalshi_book.bids, Outcome.NO), max_qty)
         b_levels = _cover(poly_no_book.asks, max_qty)
         received_at = min(kalshi_book.received_at, poly_no_book.received_at)
     elif kind is Kind.POLY_SAME_MARKET:
@@ -742,8 +748,8 @@ def _evaluate_kind(pair: MarketPair, rates: _Rates, kind: Kind, kalshi_book: Kal
         received_at = min(poly_yes_book.received_at, poly_no_book.received_at)
     else:
         a_poly = b_poly = None
-        a_levels = _cover(partial(kalshi_book.asks, Outcome.YES), max_qty)
-        b_levels = _cover(partial(kalshi_book.asks, Outcome.NO), max_qty)
+        a_levels = _cover(partial(kalshi_book.bids, Outcome.NO), max_qty)
+        b_levels = _cover(partial(kalshi_book.bids, Outcome.YES), max_qty)
         received_at = kalshi_book.received_at
     key = (id(pair), kind)
     memo = _memos.get(key)
@@ -771,7 +777,8 @@ def _evaluate_kind(pair: MarketPair, rates: _Rates, kind: Kind, kalshi_book: Kal
 def _reuse_or_build(leg: _Leg | None, pair: MarketPair, rates: _Rates, levels: list[Level],
                     poly_book: PolyBook | None) -> _Leg:
     """``leg`` (prepared for the same pair and role) if it was prepared from the same input,
-    else a new leg from ``levels`` (a Polymarket book's when ``poly_book`` is given)."""
+    else a new leg from ``levels``: a Polymarket book's asks when ``poly_book`` is given, else
+    Kalshi bids of the other outcome."""
     if poly_book is None:
         if leg is not None and leg.same_input(levels, 0, 0):
             return leg
