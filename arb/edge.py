@@ -31,8 +31,24 @@
 #   above today's) L would not be concave: the scan then simply walks down from the largest
 #   allowed size. ``MAX_SCAN`` bounds the evaluations per kind for pathological flat regions;
 #   the reported profit is always exact for the reported size.
-# Measured (scripts/bench_core.py, 15-level books): ~2 us per update + evaluation on a no-arb
-# pair, ~60 us when an arb is present and re-sized exactly on every update.
+#
+# Re-evaluation on every book update: the answer for a kind is a pure function of the pair
+# (frozen), the params (frozen) and, per leg, the ask levels that cover ``max_qty`` (plus the
+# Polymarket tick and minimum size). Each (pair, kind) remembers its last legs and answer in a
+# bounded memo (``_MEMO_LIMIT``, oldest dropped first), keyed by ``id(pair)`` and holding the pair
+# so the id cannot be reused. An update that leaves those levels equal (one on a level deeper
+# than ``max_qty``, the other outcome's side, another book) reuses the answer, restamped with
+# the books' ``received_at``; one that changes a leg rebuilds only that leg and re-sizes exactly,
+# and when the answer comes out the same its attrs objects are reused. Equality of the levels is
+# checked by value, not by the books' update counters, so no book mutation can make it stale.
+# Only the levels read are compared: the cover is read 4 levels at a time, and Kalshi legs as the
+# stored bids, converted to asks only when a leg is rebuilt. The scan carries cost, fee and L
+# numerators from size to size inside a level instead of recomputing them (Python big-int
+# arithmetic at SCALE**4 is what the re-sizing costs).
+# Measured (scripts/bench_core.py, 15-level books, 2-core VM, median / p99): no-arb pair ~2.2 /
+# ~4 us per update + evaluation; arb present, updates anywhere in the books ~7.6 / ~37 us
+# (was ~58-64 / ~100 us before the memo); every update on the arb's top 3 levels (each one
+# re-sizes): Kalshi ~11 / ~43 us, Polymarket ~32 / ~58 us (was ~58-67 / ~100-130 us).
 # Legs are ALWAYS the same number of contracts (never equal dollars). Prices, sizes and money are
 # integers at SCALE; the unrounded L is computed with a common denominator, never in float.
 #
