@@ -478,6 +478,33 @@ CREATE INDEX unwinds_by_execution ON unwinds (execution_id);
 CREATE INDEX intents_by_execution ON intents (execution_id)
 """
 
+_SCHEMA_V5 = """
+CREATE TABLE settlements (
+    venue TEXT NOT NULL,
+    market TEXT NOT NULL,
+    token TEXT NOT NULL,
+    qty INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    PRIMARY KEY (venue, market, token)
+);
+INSERT INTO settlements (venue, market, token, qty, reason, ts_ms)
+    WITH marker (rest, value) AS (
+        SELECT substr(key, length('settled:') + 1), value FROM meta
+        WHERE substr(key, 1, length('settled:')) = 'settled:'),
+    venue_split (venue, rest, value) AS (
+        SELECT substr(rest, 1, instr(rest, ':') - 1), substr(rest, instr(rest, ':') + 1), value
+        FROM marker),
+    market_split (venue, market, token, value) AS (
+        SELECT venue, substr(rest, 1, instr(rest, ':') - 1), substr(rest, instr(rest, ':') + 1),
+               value
+        FROM venue_split)
+    SELECT venue, market, token, json_extract(value, '$.qty'), json_extract(value, '$.reason'),
+           json_extract(value, '$.settled_ms')
+    FROM market_split;
+DELETE FROM meta WHERE substr(key, 1, length('settled:')) = 'settled:'
+"""
+
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "journal: intents, order history, fills, positions view, risk state", _SCHEMA_V1),
     (2, "trade log, realised P&L entries, alerts, cross-process exposure", _SCHEMA_V2),
@@ -485,6 +512,8 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         "out of the venue's report", _SCHEMA_V3),
     (4, "trade-log detail: legs as detected, expected P&L, edge, confidence, fill probability; "
         "unwinds with their P&L", _SCHEMA_V4),
+    (5, "settled instruments in their own table (version 4 files kept them as 'settled:' meta "
+        "markers, which are moved over)", _SCHEMA_V5),
 )
 """(version, what it adds, SQL). Append only; never edit a released migration."""
 LATEST_VERSION = MIGRATIONS[-1][0]
@@ -839,8 +868,8 @@ class Ledger:
         query = f"SELECT venue, market, token, {column} FROM positions p WHERE 1 = 1"
         params: tuple[str, ...] = ()
         if not include_settled:
-            query += (" AND NOT EXISTS (SELECT 1 FROM meta WHERE key = "
-                      f"'{_SETTLED_PREFIX}' || p.venue || ':' || p.market || ':' || p.token)")
+            query += (" AND NOT EXISTS (SELECT 1 FROM settlements s WHERE s.venue = p.venue"
+                      " AND s.market = p.market AND s.token = p.token)")
         if venue is not None:
             query += " AND venue = ?"
             params = (venue.value,)
@@ -850,10 +879,9 @@ class Ledger:
 
     # --- settlements ---------------------------------------------------------------------------
     #
-    # A settled position is marked with one ``meta`` row per instrument (key ``settled:<venue>:
-    # <market>:<token>``, JSON value) rather than a table of its own: the schema stays at its
-    # released version. The fills stay as they are (they happened); ``positions`` leaves the
-    # instrument out, and so does everything derived from it (risk exposure, reconciliation).
+    # One ``settlements`` row per settled instrument. The fills stay as they are (they happened);
+    # ``positions`` leaves the instrument out, and so does everything derived from it (risk
+    # exposure, reconciliation).
 
     def record_settlement(self, instrument: Instrument, qty: Qty, reason: str) -> bool:
         """Mark ``instrument`` settled with the ledger's position ``qty`` at that moment.
@@ -861,23 +889,20 @@ class Ledger:
         Returns False if it was already marked (the first record stands).
         """
         now = self._clock_ms()
-        value = json.dumps({"qty": qty, "reason": reason, "settled_ms": now})
         with self._write() as conn:
-            cursor = conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
-                                  (_settled_key(instrument), value))
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO settlements (venue, market, token, qty, reason, ts_ms) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (instrument.venue.value, instrument.market, instrument.token, qty, reason, now))
             return cursor.rowcount == 1
 
     def settlements(self) -> list[Settlement]:
         """Every settled instrument, oldest first."""
         with self._read() as conn:
-            rows = conn.execute("SELECT key, value FROM meta WHERE key LIKE ?",
-                                (_SETTLED_PREFIX + "%",)).fetchall()
-        out = []
-        for key, value in rows:
-            venue, market, token = key[len(_SETTLED_PREFIX):].split(":", 2)
-            doc = json.loads(value)
-            out.append(Settlement(Instrument(Venue(venue), market, token), Qty(doc["qty"]),
-                                  doc["reason"], doc["settled_ms"]))
+            rows = conn.execute(
+                "SELECT venue, market, token, qty, reason, ts_ms FROM settlements").fetchall()
+        out = [Settlement(Instrument(Venue(v), m, t), Qty(q), reason, ts)
+               for v, m, t, q, reason, ts in rows]
         return sorted(out, key=lambda s: (s.settled_ms, str(s.instrument)))
 
     # --- trade log and realised P&L -----------------------------------------------------------
@@ -1170,16 +1195,6 @@ class Ledger:
         if conn.execute("SELECT 1 FROM executions WHERE execution_id = ?",
                         (execution_id,)).fetchone() is None:
             raise LedgerError(f"no execution {execution_id} in the trade log")
-
-
-_SETTLED_PREFIX = "settled:"
-
-
-def _settled_key(instrument: Instrument) -> str:
-    for part in (instrument.venue.value, instrument.market):
-        if ":" in part:
-            raise LedgerError(f"{instrument}: ':' in {part!r} cannot be part of a settlement key")
-    return f"{_SETTLED_PREFIX}{instrument.venue.value}:{instrument.market}:{instrument.token}"
 
 
 def _detection(conn: sqlite3.Connection, execution_id: str) -> Detection | None:

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from arb.domain import Instrument, Outcome, Side, TimeInForce, Venue
 from arb.ledger import (
     LATEST_VERSION,
+    MIGRATIONS,
     ExecutionStart,
     FillConflict,
     Intent,
@@ -342,7 +343,7 @@ def test_migrate_old_version_file_keeps_its_data(tmp_path):
         "450000, 10000000, 'ioc', 'o-1', 'cancelled', 3000000, 1, 1)", (KALSHI_NO.market,))
     conn.close()
     with Ledger.open(path, mode="live") as ledger:
-        assert schema_version(ledger._conn) == LATEST_VERSION == 4
+        assert schema_version(ledger._conn) == LATEST_VERSION == MIGRATIONS[-1][0]
         assert ledger.positions() == {KALSHI_NO: parse_qty("3")}
         # Columns added by migration 3 have their defaults on old rows.
         old = ledger.leg("c-1")
@@ -351,6 +352,43 @@ def test_migrate_old_version_file_keeps_its_data(tmp_path):
         # Tables added by migration 2 work.
         ledger.record_alert("info", "migrated", "from version 1")
         assert ledger.publish_exposure("nba", "total", parse_money("5"))
+
+
+def test_migrations_are_numbered_one_by_one():
+    assert [m[0] for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
+
+
+def test_migrate_version_4_settlement_markers_into_their_table(tmp_path):
+    """Version 4 files kept settled instruments as ``settled:<venue>:<market>:<token>`` meta
+    rows (JSON values); migration 5 moves them into ``settlements`` and leaves no marker."""
+    path = tmp_path / "v4.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert migrate(conn, target=4) == 4
+    conn.execute("INSERT INTO meta (key, value) VALUES ('mode', 'paper')")
+    for trade_id, instrument in (("t-1", KALSHI_NO), ("t-2", POLY_YES)):
+        conn.execute(
+            "INSERT INTO fills (venue, trade_id, venue_order_id, client_id, market, token, side, "
+            "price, qty, fee, is_taker, status, ts_ms, recorded_ms, updated_ms) VALUES "
+            "(?, ?, 'o-1', NULL, ?, ?, 'buy', 450000, 3000000, 0, 1, 'confirmed', 1, 1, 1)",
+            (instrument.venue.value, trade_id, instrument.market, instrument.token))
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?)",
+        (f"settled:kalshi:{KALSHI_NO.market}:no",
+         '{"qty": 3000000, "reason": "market ended: payout", "settled_ms": 1764072000123}'))
+    conn.close()
+    with Ledger.open(path, mode="paper") as ledger:
+        assert schema_version(ledger._conn) == 5
+        [settled] = ledger.settlements()
+        assert settled.instrument == KALSHI_NO and settled.qty == parse_qty("3")
+        assert settled.reason == "market ended: payout" and settled.settled_ms == 1764072000123
+        assert ledger.positions() == {POLY_YES: parse_qty("3")}
+        assert ledger.positions(include_settled=True) == {KALSHI_NO: parse_qty("3"),
+                                                          POLY_YES: parse_qty("3")}
+        keys = [k for (k,) in ledger._conn.execute("SELECT key FROM meta ORDER BY key")]
+        assert keys == ["mode"]
+        assert ledger.record_settlement(KALSHI_NO, parse_qty("3"), "again") is False
+        assert ledger.record_settlement(POLY_YES, parse_qty("3"), "resolved") is True
+        assert [s.instrument for s in ledger.settlements()][0] == KALSHI_NO
 
 
 def test_newer_schema_refused(tmp_path):

@@ -12,6 +12,7 @@ from arb.cli import main
 from arb.domain import Instrument, Outcome, Side, TimeInForce, Venue
 from arb.ledger import (
     LATEST_VERSION,
+    MIGRATIONS,
     DetectedLeg,
     Detection,
     ExecutionStart,
@@ -181,7 +182,7 @@ def test_version_3_file_migrates_and_reads(tmp_path):
     conn.close()
     assert Ledger.read_mode(path) is LedgerMode.LIVE
     with Ledger.open(path, mode="live") as ledger:
-        assert schema_version(ledger._conn) == LATEST_VERSION == 4
+        assert schema_version(ledger._conn) == LATEST_VERSION == MIGRATIONS[-1][0]
         (old,) = ledger.trade_log()
         assert old.detection is None and old.legs == () and old.unwinds == ()
         row = next(csv.DictReader(io.StringIO(_csv([old]))))

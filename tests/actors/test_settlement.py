@@ -4,14 +4,14 @@ risk stops counting their exposure (also after a restart). A position that vanis
 nobody reported ended is still drift."""
 from __future__ import annotations
 
-import pytest
 from actor_fakes import contracts, make_books, make_pair, open_rig, quote
 
 from actors.market import MarketParams
 from actors.messages import BreakerState, ExecutionOutcome
-from arb.domain import Instrument, Outcome, Venue
-from arb.ledger import Ledger, LedgerError
-from arb.money import Money, parse_money
+from arb.domain import Instrument, Outcome, Side, Venue
+from arb.ledger import Ledger
+from arb.money import Money, Price, parse_money
+from arb.venues.protocol import Fill, FillStatus
 
 ONLY_CHANGES = MarketParams(scan_interval_s=1000.0)
 
@@ -107,8 +107,20 @@ async def test_no_settlement_while_an_order_is_in_flight(tmp_path, autojump_cloc
         assert report.settled == (str(k_no),)
 
 
-def test_settlement_key_refuses_a_colon_in_the_market(tmp_path):
-    with Ledger.open(tmp_path / "l.sqlite", mode="paper") as ledger:
-        with pytest.raises(LedgerError, match="cannot be part of a settlement key"):
-            ledger.record_settlement(Instrument(Venue.KALSHI, "A:B", "yes"), contracts(1), "x")
-
+def test_settlement_of_an_instrument_with_colons_round_trips(tmp_path):
+    """Settlements are rows of their own (no composite text key): any market or token text is
+    stored as is, and only that instrument leaves ``positions``."""
+    odd = Instrument(Venue.POLYMARKET, "0xcond:a", "tok:1:2")
+    near = Instrument(Venue.POLYMARKET, "0xcond:a", "tok:1")
+    with Ledger.open(tmp_path / "l.sqlite", mode="paper", clock_ms=lambda: 7) as ledger:
+        for n, instrument in enumerate((odd, near)):
+            ledger.record_fill(Fill(Venue.POLYMARKET, f"t-{n}", f"o-{n}", None, instrument,
+                                    Side.BUY, Price(400_000), contracts(1), Money(0), True,
+                                    FillStatus.CONFIRMED, 1))
+        assert ledger.record_settlement(odd, contracts(1), "market ended") is True
+        assert ledger.record_settlement(odd, contracts(2), "again") is False
+        [settled] = ledger.settlements()
+        assert (settled.instrument, settled.qty, settled.reason, settled.settled_ms) == (
+            odd, contracts(1), "market ended", 7)
+        assert ledger.positions() == {near: contracts(1)}
+        assert ledger.positions(include_settled=True) == {odd: contracts(1), near: contracts(1)}
