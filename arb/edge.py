@@ -178,9 +178,14 @@ class Opportunity:
         return Money(self.cost + self.fees)
 
 
-@attrs.frozen
+_PRICES_REMEMBERED = 2048
+"""Per pair and venue, the prices whose fee rate and marginal cost ``_Rates.at`` keeps."""
+
+
+@attrs.define(eq=False)
 class _Rates:
-    """A pair's fee rates, ready for exact arithmetic at the common scale SCALE**z."""
+    """A pair's fee rates, ready for exact arithmetic at the common scale SCALE**z, with the
+    per-price results remembered (prices sit on a grid, so a few hundred cover a market)."""
 
     kalshi_rate: int
     """Kalshi taker rate at SCALE**2 (fees.kalshi_rate)."""
@@ -196,6 +201,8 @@ class _Rates:
     kalshi_fee_div: int
     poly_fee_div: int
     """A fee rate x qty to the venue's per-fill fee unit ($0.0001, $0.00001)."""
+    _kalshi_at: dict[int, tuple[int, int]] = attrs.field(factory=dict, init=False)
+    _poly_at: dict[int, tuple[int, int]] = attrs.field(factory=dict, init=False)
 
     @classmethod
     def of(cls, pair: MarketPair) -> _Rates:
@@ -208,13 +215,23 @@ class _Rates:
                    SCALE ** _KALSHI_FEE_EXP * _KALSHI_FILL_FEE_STEP,
                    SCALE ** poly_fee_exp * _POLY_FEE_STEP)
 
-    def marginal(self, kalshi: bool, price: int) -> int:
-        """Exact cost of one more micro-contract at ``price`` (price + fee), at SCALE**z."""
-        if kalshi:
-            fee = self.kalshi_rate * price * (SCALE - price) * self.kalshi_fee_mult
-        else:
-            fee = self.poly_rate * (price * (SCALE - price)) ** self.poly_exp * self.poly_fee_mult
-        return price * self.price_mult + fee
+    def at(self, kalshi: bool, price: int) -> tuple[int, int]:
+        """(fee rate, marginal cost) at ``price``: the exact fee per micro-contract over the
+        venue's fee scale, and price plus fee of one more micro-contract at SCALE**z."""
+        known = self._kalshi_at if kalshi else self._poly_at
+        found = known.get(price)
+        if found is None:
+            if kalshi:
+                rate = self.kalshi_rate * price * (SCALE - price)
+                fee = rate * self.kalshi_fee_mult
+            else:
+                rate = self.poly_rate * (price * (SCALE - price)) ** self.poly_exp
+                fee = rate * self.poly_fee_mult
+            found = rate, price * self.price_mult + fee
+            if len(known) >= _PRICES_REMEMBERED:
+                known.clear()
+            known[price] = found
+        return found
 
 
 @attrs.define(eq=False)
@@ -325,13 +342,10 @@ def _poly_leg(rates: _Rates, book: PolyBook, levels: list[Level]) -> _Leg:
 def _build_leg(kalshi: bool, rates: _Rates, source: list[Level], levels: list[Level], tick: int,
                limits: list[int | None], poly_min_qty: int) -> _Leg:
     if kalshi:
-        coefficient, exponent = rates.kalshi_rate, 1
-        fee_mult, fee_div, fee_step = rates.kalshi_fee_mult, rates.kalshi_fee_div, \
-            _KALSHI_FILL_FEE_STEP
+        fee_div, fee_step = rates.kalshi_fee_div, _KALSHI_FILL_FEE_STEP
     else:
-        coefficient, exponent = rates.poly_rate, rates.poly_exp
-        fee_mult, fee_div, fee_step = rates.poly_fee_mult, rates.poly_fee_div, _POLY_FEE_STEP
-    price_mult = rates.price_mult
+        fee_div, fee_step = rates.poly_fee_div, _POLY_FEE_STEP
+    at = rates.at
     prices: list[int] = []
     fee_rates: list[int] = []
     marginal: list[int] = []
@@ -339,8 +353,7 @@ def _build_leg(kalshi: bool, rates: _Rates, source: list[Level], levels: list[Le
     q = cost = fee = exact = previous = 0
     convex = True
     for price, size in levels:
-        rate = coefficient * (price * (SCALE - price)) ** exponent
-        m = price * price_mult + rate * fee_mult
+        rate, m = at(kalshi, price)
         if m < previous:
             convex = False
         previous = m
@@ -687,8 +700,7 @@ def evaluate(pair: MarketPair, kalshi_book: KalshiBook, poly_yes_book: PolyBook,
         rates = _rates_of(pair)
         out = []
         for kind, a_kalshi, a_best, b_kalshi, b_best in wanted:
-            if rates.marginal(a_kalshi, a_best) + rates.marginal(b_kalshi, b_best) >= \
-                    rates.scale:
+            if rates.at(a_kalshi, a_best)[1] + rates.at(b_kalshi, b_best)[1] >= rates.scale:
                 continue  # fees included, even the first contract loses: L <= 0 everywhere
             found = _evaluate_kind(pair, rates, kind, kalshi_book, poly_yes_book, poly_no_book,
                                    params)

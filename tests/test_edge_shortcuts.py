@@ -1,4 +1,5 @@
-"""Edge's shortcut before the size scan: a capital bound that skips the exact max_cost check.
+"""Edge's shortcuts: a capital bound that skips the exact max_cost check, and the per-price
+fee rates each pair remembers.
 
 ``_best_size`` skips ``capital_ok`` when the exact (unrounded) cost plus fees, plus
 ``_rounding_allowance``, fits ``max_cost``. That is only sound if the allowance really bounds
@@ -12,7 +13,12 @@ from test_edge import make_pair
 
 from arb import edge
 from arb.book import PolyBook
-from arb.fees import KalshiFeeSchedule
+from arb.fees import (
+    KalshiFeeSchedule,
+    kalshi_fee_numerator,
+    kalshi_rate,
+    poly_fee_numerator,
+)
 from arb.money import SCALE
 
 ladder = st.lists(st.tuples(st.integers(1, 999), st.integers(1, 5_000)), min_size=1, max_size=6,
@@ -43,3 +49,19 @@ def test_rounding_allowance_bounds_capital_above_exact_cost(kinds, first, second
     capital = pa[2] + pa[3] + pb[2] + pb[3]
     exact = -(-(q * rates.scale - search.exact(units)) // rates.scale)
     assert exact <= capital <= exact + edge._rounding_allowance(a, b)
+
+
+def test_remembered_per_price_rates_match_the_fee_formulas_and_stay_bounded():
+    pair = make_pair(poly_rate=30_000, kalshi_fees=KalshiFeeSchedule(multiplier=SCALE // 2))
+    rates = edge._Rates.of(pair)
+    z = 4  # the common scale's exponent: Kalshi's SCALE**4 and Polymarket's SCALE**3 (e = 1)
+    prices = list(range(100, SCALE, 100))  # 9,999 prices: the memory is cleared several times
+    assert len(prices) > 2 * edge._PRICES_REMEMBERED
+    for _ in range(2):  # the second pass reads what the first remembered
+        for price in prices:
+            k_rate = kalshi_fee_numerator(kalshi_rate(pair.kalshi.fees), price, 1)
+            assert rates.at(True, price) == (k_rate, price * SCALE ** (z - 1) + k_rate)
+            p_rate = poly_fee_numerator(pair.poly.fees, price, 1)
+            assert rates.at(False, price) == (p_rate, price * SCALE ** (z - 1) + p_rate * SCALE)
+        assert len(rates._kalshi_at) <= edge._PRICES_REMEMBERED
+        assert len(rates._poly_at) <= edge._PRICES_REMEMBERED
