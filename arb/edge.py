@@ -42,9 +42,11 @@
 # and when the answer comes out the same its attrs objects are reused. Equality of the levels is
 # checked by value, not by the books' update counters, so no book mutation can make it stale.
 # Only the levels read are compared: the cover is read 4 levels at a time, and Kalshi legs as the
-# stored bids, converted to asks only when a leg is rebuilt. The scan carries cost, fee and L
-# numerators from size to size inside a level instead of recomputing them (Python big-int
-# arithmetic at SCALE**4 is what the re-sizing costs).
+# stored bids, converted to asks only when a leg is rebuilt. Each pair also keeps its fee rates
+# and, per price, the fee rate and marginal cost (``_RATES_LIMIT`` pairs, ``_PRICES_REMEMBERED``
+# prices per venue). The scan carries cost, fee and L numerators from size to size inside a
+# level instead of recomputing them (Python big-int arithmetic at SCALE**4 is what a re-sizing
+# costs: ~5-9 exact sizes near the peak on these books).
 # Measured (scripts/bench_core.py, 15-level books, 2-core VM, median / p99): no-arb pair ~2.2 /
 # ~4 us per update + evaluation; arb present, updates anywhere in the books ~7.6 / ~37 us
 # (was ~58-64 / ~100 us before the memo); every update on the arb's top 3 levels (each one
@@ -178,8 +180,9 @@ class Opportunity:
         return Money(self.cost + self.fees)
 
 
-_PRICES_REMEMBERED = 2048
-"""Per pair and venue, the prices whose fee rate and marginal cost ``_Rates.at`` keeps."""
+_PRICES_REMEMBERED = 256
+"""Per pair and venue, the prices whose fee rate and marginal cost ``_Rates.at`` keeps (a
+cent grid has 99; on a finer one, trading stays within a few dozen prices of the spread)."""
 
 
 @attrs.define(eq=False)
@@ -712,7 +715,9 @@ def evaluate(pair: MarketPair, kalshi_book: KalshiBook, poly_yes_book: PolyBook,
 
 
 _MEMO_LIMIT = 4096
-"""Most (pair, kind) evaluations, and pairs' fee rates, remembered; the oldest go first."""
+"""Most (pair, kind) evaluations remembered; the oldest go first."""
+_RATES_LIMIT = 1024
+"""Most pairs whose ``_Rates`` (and their per-price memory) are kept; the oldest go first."""
 
 
 @attrs.define(eq=False)
@@ -736,8 +741,8 @@ _memos: dict[tuple[int, Kind], _Memo] = {}
 _pair_rates: dict[int, tuple[MarketPair, _Rates]] = {}
 
 
-def _remember(memos: dict, key: object, value: object) -> None:
-    if key not in memos and len(memos) >= _MEMO_LIMIT:
+def _remember(memos: dict, key: object, value: object, limit: int) -> None:
+    if key not in memos and len(memos) >= limit:
         del memos[next(iter(memos))]
     memos[key] = value
 
@@ -747,7 +752,7 @@ def _rates_of(pair: MarketPair) -> _Rates:
     if known is not None and known[0] is pair:
         return known[1]
     rates = _Rates.of(pair)
-    _remember(_pair_rates, id(pair), (pair, rates))
+    _remember(_pair_rates, id(pair), (pair, rates), _RATES_LIMIT)
     return rates
 
 
@@ -796,7 +801,7 @@ def _evaluate_kind(pair: MarketPair, rates: _Rates, kind: Kind, kalshi_book: Kal
     opportunity = None if found is None else _finish(
         pair, kind, instruments, search, found, received_at, memo.found if memo else None)
     if memo is None:
-        _remember(_memos, key, _Memo(pair, params, instruments, a, b, opportunity))
+        _remember(_memos, key, _Memo(pair, params, instruments, a, b, opportunity), _MEMO_LIMIT)
     else:
         memo.params, memo.a, memo.b, memo.found = params, a, b, opportunity
     return opportunity

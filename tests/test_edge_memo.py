@@ -134,7 +134,7 @@ def test_the_memo_is_bounded():
         kb, pyb, pnb = arb_books(pair)
         assert evaluate(pair, kb, pyb, pnb, params)
     assert len(edge._memos) <= edge._MEMO_LIMIT
-    assert len(edge._pair_rates) <= edge._MEMO_LIMIT
+    assert len(edge._pair_rates) <= edge._RATES_LIMIT
 
 
 updates = st.lists(st.one_of(
