@@ -26,10 +26,11 @@
 #      watch and the discovery refresh run until the supervisor returns a ``Shutdown``.
 # The feeds keep their own reconnect policies (epoch, backoff, resubscribe). A feed giving up
 # (``FeedDown``/``AuthError``) stops trading through the supervisor's stop path: books without a
-# feed are not trusted. The supervisor's market list is fixed for a run, so a discovery refresh
-# that changes the tradable pair set stops the run with reason ``pairs changed``; ``run_bot``
-# callers (``arb run``) then start a new run (cancel-all and reconciliation in between). Adding a
-# pair without that restart is not supported.
+# feed are not trusted. The discovery refresh (``PairRefresher``) keeps the supervised markets
+# equal to the tradable pairs at run time: new pairs are subscribed on the running feeds and get
+# an actor; dropped pairs stop theirs (after any in-flight execution), then lose their
+# subscriptions; ended markets go to the reconciler. ``TradedPairs`` holds the lookups (fees,
+# grids, books) the paper venues, the user stream and the status view read, updated in place.
 from __future__ import annotations
 
 import argparse
@@ -41,6 +42,7 @@ from functools import partial
 from pathlib import Path
 
 import attrs
+import httpx
 import trio
 from loguru import logger
 
@@ -50,7 +52,7 @@ from actors.control import HaltWatch, reassert_halt, serve_halt_watch
 from actors.execution import ExecutionParams
 from actors.fills import FillRouter, serve_user_events
 from actors.legs import LegParams, OrderDesk
-from actors.market import ExecutionIds, MarketParams, edge_detector
+from actors.market import Detector, ExecutionIds, MarketParams, edge_detector
 from actors.messages import Halt
 from actors.publisher import (
     DecisionTap,
@@ -65,6 +67,7 @@ from actors.reconcile import ReconcileParams, Reconciler
 from actors.risk import RiskActor, RiskLimits, open_risk_channel
 from actors.router import BookRouter
 from actors.supervisor import (
+    MarketChanges,
     MarketSpec,
     Shutdown,
     Supervisor,
@@ -73,6 +76,7 @@ from actors.supervisor import (
     first_leaf,
 )
 from actors.unwind import RepairParams
+from arb.book import KalshiBook, PolyBook
 from arb.config import ConfigError, Mode, Settings, Target
 from arb.discovery.fetch import fetch_listings, match_listings
 from arb.discovery.leagues import load_leagues
@@ -82,7 +86,7 @@ from arb.edge import EdgeParams
 from arb.fees import KalshiFeeSchedule, PolyFeeSchedule
 from arb.ledger import Ledger
 from arb.logs import setup_logging
-from arb.money import Money
+from arb.money import Money, Price, Qty
 from arb.pairs import MarketPair, Verdict
 from arb.tradelog import ledger_path
 from arb.venues.connect import (
@@ -94,6 +98,7 @@ from arb.venues.connect import (
     secrets_for,
 )
 from arb.venues.kalshi.adapter import KalshiAdapter, open_kalshi_adapter
+from arb.venues.kalshi.catalog import CatalogError
 from arb.venues.kalshi.feed import FeedConfig, KalshiFeed, kalshi_ws_connector, serve_kalshi_feed
 from arb.venues.kalshi.grid import MarketRules
 from arb.venues.kalshi.limiter import Tier
@@ -101,8 +106,16 @@ from arb.venues.paper import PaperVenue
 from arb.venues.polymarket.adapter import PolymarketAdapter, open_polymarket_adapter
 from arb.venues.polymarket.convert import taker_fee
 from arb.venues.polymarket.feed import PolyFeedConfig, PolymarketMarketFeed, serve_polymarket_feed
+from arb.venues.polymarket.gamma import GammaError
 from arb.venues.polymarket.user_feed import UserFeedConfig, serve_polymarket_user_feed
-from arb.venues.protocol import Fill, OrderResult, VenueAdapter, VenueError
+from arb.venues.protocol import (
+    Fill,
+    OrderResult,
+    OutcomeUnknown,
+    Transient,
+    VenueAdapter,
+    VenueError,
+)
 
 ENV_WEBHOOKS = "ARB_ALERT_WEBHOOKS"
 """Comma-separated ``format=url`` (format: json, slack, discord, telegram)."""
@@ -110,7 +123,6 @@ ENV_TELEGRAM_CHAT = "ARB_TELEGRAM_CHAT_ID"
 SEED_TIMEOUT_S = 30.0
 """How long the market feeds may take to deliver every first snapshot."""
 USER_EVENTS = 1024
-PAIRS_CHANGED = "pairs changed"
 
 
 class StartupError(Exception):
@@ -135,8 +147,7 @@ class Bot:
 
     config: BotConfig
     ledger: Ledger
-    pairs: tuple[MarketPair, ...]
-    books: dict[str, PairBooks]
+    traded: TradedPairs
     venues: Mapping[Venue, VenueAdapter]
     supervisor: Supervisor
     risk: RiskActor
@@ -145,7 +156,17 @@ class Bot:
     publisher: Publisher
     halt_watch: HaltWatch
     endpoints: Endpoints
+    refresher: PairRefresher
     started_at: float
+
+    @property
+    def pairs(self) -> tuple[MarketPair, ...]:
+        """The pairs traded now."""
+        return tuple(self.traded.by_id.values())
+
+    @property
+    def books(self) -> dict[str, PairBooks]:
+        return self.traded.books
 
     def request_stop(self, reason: str) -> None:
         self.supervisor.request_stop(reason)
@@ -241,8 +262,20 @@ def accept_configured(pairs: Sequence[MarketPair], accepted: Sequence[str]) -> l
             if p.verdict is Verdict.BASIS_RISK and p.pair_id in wanted else p for p in pairs]
 
 
-async def discover_pairs(settings: Settings, endpoints: Endpoints) -> list[MarketPair]:
-    """Every matched pair of the configured leagues (tradable or not)."""
+@attrs.frozen
+class Discovered:
+    pairs: tuple[MarketPair, ...]
+    """Every matched pair (tradable or not)."""
+    ended: frozenset[str]
+    """Kalshi tickers and Polymarket condition ids listed as closed or settled."""
+
+    @property
+    def tradable(self) -> tuple[MarketPair, ...]:
+        return tuple(p for p in self.pairs if p.tradable)
+
+
+async def discover_pairs(settings: Settings, endpoints: Endpoints) -> Discovered:
+    """One discovery run over the configured leagues."""
     catalog = load_leagues()
     if not settings.bot.leagues:
         raise ConfigError("bot.leagues is empty: nothing to trade (set it in the sport config)")
@@ -251,32 +284,55 @@ async def discover_pairs(settings: Settings, endpoints: Endpoints) -> list[Marke
         leagues, kalshi_url=endpoints.kalshi_rest, gamma_url=endpoints.poly_gamma,
         now=datetime.now(UTC), horizon=timedelta(hours=settings.discovery.start_window_h))
     result = match_listings(catalog, listings, _overrides(settings))
-    return accept_configured(result.pairs, settings.discovery.accept_basis_risk)
+    return Discovered(tuple(accept_configured(result.pairs,
+                                              settings.discovery.accept_basis_risk)),
+                      result.ended)
 
 
-def _fee_lookup(pairs: Sequence[MarketPair]):
-    by_market: dict[str, KalshiFeeSchedule | PolyFeeSchedule] = {}
-    for pair in pairs:
-        by_market[pair.kalshi.ticker] = pair.kalshi.fees
-        by_market[pair.poly.condition_id] = pair.poly.fees
+@attrs.define(eq=False)
+class TradedPairs:
+    """The pairs being traded now, and the lookups built from them (fees, Kalshi grids,
+    books); updated in place by the discovery refresh, so the paper venues, the user stream
+    and the status view always see the current set."""
 
-    def fees(instrument: Instrument) -> KalshiFeeSchedule | PolyFeeSchedule | None:
-        return by_market.get(instrument.market)
-    return fees
+    by_id: dict[str, MarketPair] = attrs.field(factory=dict)
+    books: dict[str, PairBooks] = attrs.field(factory=dict)
+    specs: dict[str, MarketSpec] = attrs.field(factory=dict)
+    _fees: dict[str, KalshiFeeSchedule | PolyFeeSchedule] = attrs.field(factory=dict)
+    _token_fees: dict[str, PolyFeeSchedule] = attrs.field(factory=dict)
+    _rules: dict[str, MarketRules] = attrs.field(factory=dict)
 
+    def set(self, pairs: Sequence[MarketPair]) -> None:
+        self.by_id = {p.pair_id: p for p in pairs}
+        self._fees = {}
+        self._token_fees = {}
+        self._rules = {}
+        for pair in pairs:
+            self._fees[pair.kalshi.ticker] = pair.kalshi.fees
+            self._fees[pair.poly.condition_id] = pair.poly.fees
+            self._token_fees[pair.poly.yes_token] = pair.poly.fees
+            self._token_fees[pair.poly.no_token] = pair.poly.fees
+            self._rules[pair.kalshi.ticker] = MarketRules(pair.kalshi.grid, pair.kalshi.fractional)
 
-def _poly_fee_for(pairs: Sequence[MarketPair]):
-    by_token = {}
-    for pair in pairs:
-        by_token[pair.poly.yes_token] = pair.poly.fees
-        by_token[pair.poly.no_token] = pair.poly.fees
+    @property
+    def tickers(self) -> set[str]:
+        return {p.kalshi.ticker for p in self.by_id.values()}
 
-    def fee_for(token: str, price, qty) -> Money:
-        schedule = by_token.get(token)
+    @property
+    def tokens(self) -> set[str]:
+        return {t for p in self.by_id.values() for t in (p.poly.yes_token, p.poly.no_token)}
+
+    def fees(self, instrument: Instrument) -> KalshiFeeSchedule | PolyFeeSchedule | None:
+        return self._fees.get(instrument.market)
+
+    def kalshi_rules(self, ticker: str) -> MarketRules:
+        return self._rules.get(ticker, MarketRules.default())
+
+    def poly_fee(self, token: str, price: Price, qty: Qty) -> Money:
+        schedule = self._token_fees.get(token)
         if schedule is None:
             return Money(0)
         return taker_fee(schedule.rate, schedule.exponent, price, qty)
-    return fee_for
 
 
 async def run_live_preflight(config: BotConfig) -> None:
@@ -315,25 +371,89 @@ async def _guarded_feed(name: str, serve, stop_line: _StopLine, *,
     stop_line.feed_down(name, problem)
 
 
-async def _refresh_discovery(settings: Settings, endpoints: Endpoints, trading: frozenset[str],
-                             supervisor: Supervisor, alerts: AlertHub) -> None:
-    """Re-run discovery periodically; a changed tradable pair set ends this run."""
-    while True:
-        await trio.sleep(settings.discovery.refresh_s)
-        try:
-            pairs = await discover_pairs(settings, endpoints)
-        except Exception as err:  # a failed refresh keeps the current pairs; it is retried
-            alerts.publish(Alert("discovery_failed", Severity.WARNING,
-                                 f"discovery refresh failed: {err}"))
-            continue
-        old, new = trading, {p.pair_id for p in pairs if p.tradable}
-        if new != old:
-            added, gone = sorted(new - old), sorted(old - new)
-            alerts.publish(Alert("pairs_changed", Severity.WARNING,
-                                 f"tradable pairs changed (+{len(added)} -{len(gone)}): "
-                                 f"restarting the trading run"))
-            supervisor.request_stop(PAIRS_CHANGED)
-            return
+@attrs.define(eq=False)
+class PairRefresher:
+    """Keeps the supervised markets equal to what discovery says is tradable, without a
+    restart: new pairs get book subscriptions (and, live, their venue metadata) and a market
+    actor; pairs gone from discovery stop their actor (after any in-flight execution) and then
+    their subscriptions; ended markets are reported to the reconciler."""
+
+    settings: Settings
+    endpoints: Endpoints
+    traded: TradedPairs
+    supervisor: Supervisor
+    reconciler: Reconciler
+    alerts: AlertHub
+    detect: Detector
+    kalshi_feed: KalshiFeed
+    poly_feed: PolymarketMarketFeed
+    kalshi_live: KalshiAdapter | None
+    poly_live: PolymarketAdapter | None
+    refreshes: int = 0
+
+    def spec_for(self, pair: MarketPair) -> MarketSpec:
+        """The current spec of ``pair`` if unchanged (so the supervisor keeps its actor)."""
+        current = self.traded.specs.get(pair.pair_id)
+        if current is not None and current.pair == pair:
+            return current
+        k_book = self.kalshi_feed.book(pair.kalshi.ticker)
+        yes_book = self.poly_feed.books.get(pair.poly.yes_token)
+        no_book = self.poly_feed.books.get(pair.poly.no_token)
+        if k_book is None or yes_book is None or no_book is None:
+            raise StartupError(f"{pair.pair_id}: the feeds hold no book for it")
+        return MarketSpec(pair, PairBooks(pair, k_book, yes_book, no_book), self.detect)
+
+    async def apply(self, found: Discovered) -> MarketChanges:
+        self.reconciler.note_ended(found.ended)
+        wanted = found.tradable
+        new_tickers = {p.kalshi.ticker for p in wanted} - self.traded.tickers
+        new_tokens = {t for p in wanted for t in (p.poly.yes_token, p.poly.no_token)
+                      } - self.traded.tokens
+        new_markets = {p.poly.condition_id for p in wanted
+                       if p.poly.yes_token in new_tokens or p.poly.no_token in new_tokens}
+        if self.kalshi_live is not None and new_tickers:
+            await self.kalshi_live.load_market_rules(sorted(new_tickers))
+        if self.poly_live is not None:
+            for condition_id in sorted(new_markets):
+                await self.poly_live.load_market(condition_id)
+        self.kalshi_feed.add_tickers(sorted(new_tickers))
+        self.poly_feed.add_tokens(sorted(new_tokens))
+        old_tickers, old_tokens = self.traded.tickers, self.traded.tokens
+        specs = {p.pair_id: self.spec_for(p) for p in wanted}
+        # Lookups first (new pairs' fees and grids, old ones kept while their actors finish),
+        # then the supervisor; only once removed actors have stopped, their subscriptions.
+        self.traded.set([*self.traded.by_id.values(),
+                         *(p for p in wanted if p.pair_id not in self.traded.by_id)])
+        changes = await self.supervisor.set_markets(
+            list(specs.values()), reason="no longer listed, matched or tradable")
+        self.traded.set(wanted)
+        self.traded.specs = specs
+        for pair_id in list(self.traded.books):
+            if pair_id not in specs:
+                del self.traded.books[pair_id]
+        for pair_id, spec in specs.items():
+            self.traded.books[pair_id] = spec.books
+        self.kalshi_feed.remove_tickers(sorted(old_tickers - self.traded.tickers))
+        self.poly_feed.remove_tokens(sorted(old_tokens - self.traded.tokens))
+        self.refreshes += 1
+        if changes.added or changes.replaced or changes.removed:
+            self.alerts.publish(Alert(
+                "pairs_changed", Severity.INFO,
+                f"discovery refresh: +{len(changes.added)} ~{len(changes.replaced)} "
+                f"-{len(changes.removed)} pairs; trading {len(specs)}"))
+        return changes
+
+    async def serve(self) -> None:
+        """Refresh every ``discovery.refresh_s``; a failed discovery keeps the current pairs."""
+        while True:
+            await trio.sleep(self.settings.discovery.refresh_s)
+            try:
+                found = await discover_pairs(self.settings, self.endpoints)
+            except (Transient, OutcomeUnknown, CatalogError, GammaError, httpx.HTTPError) as err:
+                self.alerts.publish(Alert("discovery_failed", Severity.WARNING,
+                                          f"discovery refresh failed: {err}"))
+                continue
+            await self.apply(found)
 
 
 async def run_bot(config: BotConfig, *,
@@ -350,15 +470,15 @@ async def run_bot(config: BotConfig, *,
     secrets = secrets_for(config.target, config.sim_state)
     if config.mode is Mode.LIVE:
         await run_live_preflight(config)
-    all_pairs = await discover_pairs(settings, endpoints)
-    pairs = tuple(p for p in all_pairs if p.tradable)
-    log.info("discovery: {} pairs matched, {} tradable", len(all_pairs), len(pairs))
+    found = await discover_pairs(settings, endpoints)
+    pairs = found.tradable
+    log.info("discovery: {} pairs matched, {} tradable", len(found.pairs), len(pairs))
     if not pairs:
         raise StartupError(f"no tradable pairs for leagues {', '.join(settings.bot.leagues)}")
     ledger = Ledger.open(ledger_path(state_dir, config.mode.value), mode=config.mode.value)
     try:
         async with AsyncExitStack() as stack:
-            return await _run(config, stack, ledger, alerts, endpoints, secrets, pairs,
+            return await _run(config, stack, ledger, alerts, endpoints, secrets, found,
                               task_status)
     except* (StartupError, ConfigError, VenueError) as group:
         # A refusal raised inside the task nursery: surface it as itself, not as a group.
@@ -393,26 +513,23 @@ async def _open_order_clients(config: BotConfig, stack: AsyncExitStack, endpoint
     return kalshi, poly
 
 
-def _paper_venues(settings: Settings, pairs: Sequence[MarketPair], kalshi_feed: KalshiFeed,
+def _paper_venues(settings: Settings, traded: TradedPairs, kalshi_feed: KalshiFeed,
                   poly_feed: PolymarketMarketFeed) -> dict[Venue, VenueAdapter]:
     """Paper venues filling against the feeds' live books (cash: the per-venue limit)."""
-    book_of: dict[str, object] = {p.kalshi.ticker: kalshi_feed.book(p.kalshi.ticker)
-                                  for p in pairs}
-    for pair in pairs:
-        for token in (pair.poly.yes_token, pair.poly.no_token):
-            book_of[token] = poly_feed.books[token]
-    rules = {p.kalshi.ticker: MarketRules(p.kalshi.grid, p.kalshi.fractional) for p in pairs}
-    fees = _fee_lookup(pairs)
+    def book_of(key: str) -> KalshiBook | PolyBook | None:
+        return kalshi_feed.book(key) or poly_feed.books.get(key)
+
     cash = settings.risk.max_venue_exposure
-    return {Venue.KALSHI: PaperVenue(Venue.KALSHI, book_of.get, fees, cash,
-                                     kalshi_rules=lambda t: rules.get(t, MarketRules.default())),
-            Venue.POLYMARKET: PaperVenue(Venue.POLYMARKET, book_of.get, fees, cash)}
+    return {Venue.KALSHI: PaperVenue(Venue.KALSHI, book_of, traded.fees, cash,
+                                     kalshi_rules=traded.kalshi_rules),
+            Venue.POLYMARKET: PaperVenue(Venue.POLYMARKET, book_of, traded.fees, cash)}
 
 
 async def _run(config: BotConfig, stack: AsyncExitStack, ledger: Ledger, alerts: AlertHub,
-               endpoints: Endpoints, secrets: VenueSecrets, pairs: tuple[MarketPair, ...],
+               endpoints: Endpoints, secrets: VenueSecrets, found: Discovered,
                task_status: trio.TaskStatus[Bot]) -> Shutdown:
     settings = config.settings
+    pairs = found.tradable
     router = BookRouter()
     health = HealthTap(router)
     fills = FillRouter(ledger)
@@ -439,15 +556,9 @@ async def _run(config: BotConfig, stack: AsyncExitStack, ledger: Ledger, alerts:
             config=PolyFeedConfig(url=endpoints.poly_market_ws,
                                   max_silence=settings.feeds.silent_after_s * 2)),
         stop_line, config.seed_timeout_s)
-    books: dict[str, PairBooks] = {}
-    for pair in pairs:
-        k_book, yes_book, no_book = (kalshi_feed.book(pair.kalshi.ticker),
-                                     poly_feed.books.get(pair.poly.yes_token),
-                                     poly_feed.books.get(pair.poly.no_token))
-        if k_book is None or yes_book is None or no_book is None:
-            raise StartupError(f"{pair.pair_id}: the feeds hold no book for it")
-        books[pair.pair_id] = PairBooks(pair, k_book, yes_book, no_book)
-    venues: dict[Venue, VenueAdapter] = _paper_venues(settings, pairs, kalshi_feed, poly_feed)
+    traded = TradedPairs()
+    traded.set(pairs)
+    venues: dict[Venue, VenueAdapter] = _paper_venues(settings, traded, kalshi_feed, poly_feed)
     if kalshi_live is not None:
         venues[Venue.KALSHI] = kalshi_live
     if poly_live is not None:
@@ -460,17 +571,19 @@ async def _run(config: BotConfig, stack: AsyncExitStack, ledger: Ledger, alerts:
                             ReconcileParams(interval_s=settings.supervisor.reconcile_interval_s))
     tap = DecisionTap()
     detect = tap.wrap(edge_detector(edge_params(settings)))
-    tasks: list[TaskSpec] = []
+    ids = ExecutionIds()
+    supervisor = Supervisor(desk, risk, router, reconciler, alerts, halt_receive, [],
+                            market_params(settings), [], supervisor_params(settings),
+                            new_id=ids)
+    refresher = PairRefresher(settings, endpoints, traded, supervisor, reconciler, alerts,
+                              detect, kalshi_feed, poly_feed, kalshi_live, poly_live)
+    # Before the supervisor runs, its markets are queued until the startup barrier.
+    await refresher.apply(found)
     if poly_live is not None:
-        tasks.append(TaskSpec("polymarket-user", Venue.POLYMARKET, partial(
+        supervisor.feeds = (TaskSpec("polymarket-user", Venue.POLYMARKET, partial(
             serve_polymarket_user_feed, poly_live.creds, poly_live.signer.funder,
             poly_events_send, client_ids=poly_live.client_id_of,
-            fee_for=_poly_fee_for(pairs), config=UserFeedConfig(url=endpoints.poly_user_ws))))
-    ids = ExecutionIds()
-    supervisor = Supervisor(desk, risk, router, reconciler, alerts, halt_receive,
-                            [MarketSpec(p, books[p.pair_id], detect) for p in pairs],
-                            market_params(settings), tasks, supervisor_params(settings),
-                            new_id=ids)
+            fee_for=traded.poly_fee, config=UserFeedConfig(url=endpoints.poly_user_ws))),)
     nursery.start_soon(serve_user_events, kalshi_events, fills)
     for venue in venues.values():
         if isinstance(venue, PaperVenue):
@@ -478,11 +591,11 @@ async def _run(config: BotConfig, stack: AsyncExitStack, ledger: Ledger, alerts:
     nursery.start_soon(serve_user_events, poly_events, fills)
     stop_line.supervisor = supervisor
     source = StatusSource(settings.bot.name, config.mode.value, config.target.value, supervisor,
-                          risk, router, alerts, ledger, books, tap,
+                          risk, router, alerts, ledger, traded.books, tap,
                           (FeedView(Venue.KALSHI, kalshi_feed.statistics,
                                     lambda: health.latest.get(Venue.KALSHI),
                                     lambda: len(kalshi_feed.tickers),
-                                    lambda: sum(1 for t in tickers
+                                    lambda: sum(1 for t in kalshi_feed.tickers
                                                 if (b := kalshi_feed.book(t)) and b.valid)),
                            FeedView(Venue.POLYMARKET, poly_feed.statistics,
                                     lambda: health.latest.get(Venue.POLYMARKET),
@@ -493,10 +606,9 @@ async def _run(config: BotConfig, stack: AsyncExitStack, ledger: Ledger, alerts:
     await nursery.start(partial(serve_publisher, publisher, port=settings.status.http_port))
     watch = HaltWatch(ledger, supervisor)
     await nursery.start(serve_halt_watch, watch)
-    nursery.start_soon(_refresh_discovery, settings, endpoints,
-                       frozenset(p.pair_id for p in pairs), supervisor, alerts)
-    bot = Bot(config, ledger, pairs, books, venues, supervisor, risk, alerts, tap, publisher,
-              watch, endpoints, trio.current_time())
+    nursery.start_soon(refresher.serve)
+    bot = Bot(config, ledger, traded, venues, supervisor, risk, alerts, tap, publisher,
+              watch, endpoints, refresher, trio.current_time())
     task_status.started(bot)
     shutdown = await supervisor.run(handle_signals=config.handle_signals)
     reassert_halt(watch)

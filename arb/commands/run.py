@@ -3,8 +3,8 @@
 Paper mode unless ``--profile live`` (alias ``--mode live``) is given together with
 ``--yes-live``; live mode is also refused when preflight fails. SIGINT/SIGTERM take the
 supervisor's stop path (cancel entries, cancel every open order, reconcile) and exit 0; a second
-signal abandons that cleanup at once. A changed set of tradable pairs restarts the trading run in
-the same process.
+signal abandons that cleanup at once. Pairs that discovery adds or drops while running start or
+stop their market actors without a restart.
 
 Exit codes: 0 stopped by a signal or an operator stop; 1 stopped by a failure (feed lost, core
 component failed); 2 refused to start (configuration, preflight, no pairs); 3 halted (breaker
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import trio
 
-from actors.app import PAIRS_CHANGED, BotConfig, StartupError, run_bot
+from actors.app import BotConfig, StartupError, run_bot
 from arb.commands._common import add_target_arguments, target_of
 from arb.config import ConfigError, Mode, load_settings
 from arb.discovery.leagues import LeagueDataError
@@ -29,10 +29,6 @@ from arb.venues.protocol import VenueError
 
 NAME = "run"
 HELP = "run the bot headless (paper unless --profile live --yes-live)"
-
-MAX_PAIR_RESTARTS = 100
-"""Trading runs restarted in one process because the tradable pairs changed."""
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     what = parser.add_mutually_exclusive_group(required=True)
@@ -73,10 +69,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"arb run: {err}", file=sys.stderr)
         return 2
     try:
-        for _ in range(MAX_PAIR_RESTARTS):
-            shutdown = trio.run(run_bot, config)
-            if shutdown.reason != PAIRS_CHANGED:
-                break
+        shutdown = trio.run(run_bot, config)
         code = exit_code(shutdown.reason, shutdown.halted, shutdown.core_failure)
     except (ConfigError, StartupError, SimStateError, LeagueDataError, OverridesError,
             LedgerError) as err:
