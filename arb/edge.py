@@ -542,6 +542,7 @@ def _scan(search: _Search, start: int, lo: int, hi: int, concave: bool) -> _Foun
     b_cum_marginal, b_marginal, b_limits, b_min = b.cum_marginal, b.marginal, b.limits, \
         b.poly_min_qty
     best: _Found | None = None
+    best_profit, best_units = min_profit - 1, -1  # what a size must beat (no size ties "none")
     budget = MAX_SCAN
     for direction in (-1, 1):
         units = start if direction < 0 else start + 1
@@ -549,11 +550,12 @@ def _scan(search: _Search, start: int, lo: int, hi: int, concave: bool) -> _Foun
         q = units * step
         # L(q) x scale below ``stop`` ends this direction: P(q) <= floor(L(q)) and L only falls
         # from here on; a smaller size wins a tie with the best, a larger one does not.
-        need = min_profit if best is None else best[0] + (direction > 0)
+        need = min_profit if best is None else best_profit + (direction > 0)
         stop = need * scale
         a_low = a_high = b_low = b_high = 0
         a_cost_num = a_fee_num = b_cost_num = b_fee_num = exact = 0
-        a_d_cost = a_d_fee = b_d_cost = b_d_fee = d_exact = 0
+        a_d_cost = a_d_fee = b_d_cost = b_d_fee = d_exact = a_base_fee = b_base_fee = 0
+        a_limit = b_limit = None
         i = j = 0
         while lo <= units <= hi and budget > 0:
             budget -= 1
@@ -564,6 +566,8 @@ def _scan(search: _Search, start: int, lo: int, hi: int, concave: bool) -> _Foun
                 b_low, b_high = b_cum_qty[j], b_cum_qty[j + 1]
                 a_price, a_rate, a_m = a_prices[i], a_rates[i], a_marginal[i]
                 b_price, b_rate, b_m = b_prices[j], b_rates[j], b_marginal[j]
+                a_base_fee, a_limit = a_cum_fee[i], a_limits[i]
+                b_base_fee, b_limit = b_cum_fee[j], b_limits[j]
                 a_cost_num = a_cum_cost[i] + a_price * (q - a_low)
                 b_cost_num = b_cum_cost[j] + b_price * (q - b_low)
                 a_fee_num = a_rate * (q - a_low)
@@ -576,11 +580,11 @@ def _scan(search: _Search, start: int, lo: int, hi: int, concave: bool) -> _Foun
             if concave and exact < stop:
                 break
             a_cost = -(-a_cost_num // SCALE)
-            a_fee = a_cum_fee[i] - (-a_fee_num // a_div) * a_step
+            a_fee = a_base_fee - (-a_fee_num // a_div) * a_step
             if a_kalshi:
                 a_fee = -(-a_fee // CENT) * CENT - a_cost % -CENT
             b_cost = -(-b_cost_num // SCALE)
-            b_fee = b_cum_fee[j] - (-b_fee_num // b_div) * b_step
+            b_fee = b_base_fee - (-b_fee_num // b_div) * b_step
             if b_kalshi:
                 b_fee = -(-b_fee // CENT) * CENT - b_cost % -CENT
             capital = a_cost + a_fee + b_cost + b_fee
@@ -589,9 +593,7 @@ def _scan(search: _Search, start: int, lo: int, hi: int, concave: bool) -> _Foun
                     break
             else:
                 profit = q - capital
-                a_limit, b_limit = a_limits[i], b_limits[j]
-                if (profit >= min_profit and (best is None or profit > best[0]
-                                              or (profit == best[0] and units < best[1]))
+                if ((profit > best_profit or (profit == best_profit and units < best_units))
                         and profit * SCALE >= per_contract * q
                         and profit * 10_000 >= edge_bps * capital
                         and a_limit is not None and b_limit is not None
@@ -599,6 +601,7 @@ def _scan(search: _Search, start: int, lo: int, hi: int, concave: bool) -> _Foun
                         and (b_kalshi or _poly_order_ok(b_limit, q, b_min))):
                     best = (profit, units, (i, a_limit, a_cost, a_fee),
                             (j, b_limit, b_cost, b_fee))
+                    best_profit, best_units = profit, units
                     stop = (profit + (direction > 0)) * scale
             units += direction
             q += dq
