@@ -221,15 +221,19 @@ def build_snapshot(source: StatusSource) -> StatusSnapshot:
         for d in reversed(source.tap.recent))
     alerts = tuple(f"{a.severity.value} {a.kind}: {a.text}"
                    for a in source.alerts.history()[-ALERTS_SHOWN:])
-    outcomes: collections.Counter[str] = collections.Counter()
-    for actor in source.supervisor.actors.values():
-        for outcome, n in actor.outcomes.items():
-            outcomes[f"executions_{outcome.value}"] += n
+    totals = source.supervisor.market_totals()  # ended and restarted actors included
+    per_kind: collections.Counter[str] = collections.Counter()
+    for outcome, n in totals.outcomes.items():
+        per_kind[f"executions_{outcome.value}"] += n
+    for reason, n in totals.skipped.items():
+        per_kind[f"skipped_{reason}"] += n
+    for reason, n in totals.filtered.items():
+        per_kind[f"filtered_{reason}"] += n
     router = source.router.statistics()
     counters = (("detections", sum(source.tap.detections.values())),
                 ("router_notified", router.notified), ("router_conflated", router.conflated),
                 ("alerts_published", source.alerts.published),
-                *sorted(outcomes.items()))
+                *sorted(per_kind.items()))
     rows = tuple(_pair_row(source, pid, books, now, positions)
                  for pid, books in source.books.items())
     return StatusSnapshot(
