@@ -13,14 +13,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_demo_json_detects_and_executes_injected_arbs_and_leaves_nothing_open(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "arb.cli", "demo", "--seconds", "24", "--seed", "2", "--json",
+        [sys.executable, "-m", "arb.cli", "demo", "--seconds", "28", "--seed", "3", "--json",
          "--state-dir", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout, parse_float=Decimal)
-    assert summary["injected_arbs"] >= 3
+    assert summary["injected_arbs"] == 4  # seed 3: windows at 5, 11, 17 and 23 s
     assert summary["detected"] == summary["injected_arbs"], summary["missed"]
-    assert summary["executed"] >= 1, summary["executions"]
+    # Usually all four; at least half even on a loaded machine (timing decides the rest).
+    assert summary["executed"] * 2 >= summary["injected_arbs"], summary["executions"]
     assert summary["executions"].get("hedged", 0) >= summary["executed"]
     assert summary["open_orders_left"] == 0
     assert summary["open_orders_by_venue"] == {"kalshi": 0, "polymarket": 0}
