@@ -187,8 +187,9 @@ cent grid has 99; on a finer one, trading stays within a few dozen prices of the
 
 @attrs.define(eq=False)
 class _Rates:
-    """A pair's fee rates, ready for exact arithmetic at the common scale SCALE**z, with the
-    per-price results remembered (prices sit on a grid, so a few hundred cover a market)."""
+    """A pair's fee rates, ready for exact arithmetic at the common scale SCALE**z, and its
+    Kalshi price grid, with the per-price results remembered (prices sit on a grid, so a few
+    hundred cover a market)."""
 
     kalshi_rate: int
     """Kalshi taker rate at SCALE**2 (fees.kalshi_rate)."""
@@ -204,8 +205,10 @@ class _Rates:
     kalshi_fee_div: int
     poly_fee_div: int
     """A fee rate x qty to the venue's per-fill fee unit ($0.0001, $0.00001)."""
+    kalshi_grid: tuple[PriceBand, ...]
     _kalshi_at: dict[int, tuple[int, int]] = attrs.field(factory=dict, init=False)
     _poly_at: dict[int, tuple[int, int]] = attrs.field(factory=dict, init=False)
+    _kalshi_limits: dict[int, int | None] = attrs.field(factory=dict, init=False)
 
     @classmethod
     def of(cls, pair: MarketPair) -> _Rates:
@@ -216,7 +219,7 @@ class _Rates:
         return cls(kalshi_rate(pair.kalshi.fees), schedule.rate, schedule.exponent, SCALE ** z,
                    SCALE ** (z - 1), SCALE ** (z - _KALSHI_FEE_EXP), SCALE ** (z - poly_fee_exp),
                    SCALE ** _KALSHI_FEE_EXP * _KALSHI_FILL_FEE_STEP,
-                   SCALE ** poly_fee_exp * _POLY_FEE_STEP)
+                   SCALE ** poly_fee_exp * _POLY_FEE_STEP, pair.kalshi.grid)
 
     def at(self, kalshi: bool, price: int) -> tuple[int, int]:
         """(fee rate, marginal cost) at ``price``: the exact fee per micro-contract over the
@@ -235,6 +238,17 @@ class _Rates:
                 known.clear()
             known[price] = found
         return found
+
+    def kalshi_limit(self, price: int) -> int | None:
+        """``price`` rounded up onto the Kalshi market's grid (None: outside every band)."""
+        known = self._kalshi_limits
+        if price in known:
+            return known[price]
+        limit = _round_up_on_grid(price, self.kalshi_grid)
+        if len(known) >= _PRICES_REMEMBERED:
+            known.clear()
+        known[price] = limit
+        return limit
 
 
 @attrs.define(eq=False)
@@ -325,12 +339,11 @@ def _cover(read: Callable[[int | None], list[Level]], max_qty: int) -> list[Leve
         depth *= 4
 
 
-def _kalshi_leg(pair: MarketPair, rates: _Rates, other_bids: list[Level]) -> _Leg:
+def _kalshi_leg(rates: _Rates, other_bids: list[Level]) -> _Leg:
     """A Kalshi leg from the other outcome's bids (best first): an ask at 1 - each bid price."""
-    grid = pair.kalshi.grid
     levels = [(Price(SCALE - price), size) for price, size in other_bids]
-    return _build_leg(True, rates, other_bids, levels, 0,
-                      [_round_up_on_grid(p, grid) for p, _ in levels], 0)
+    limit = rates.kalshi_limit
+    return _build_leg(True, rates, other_bids, levels, 0, [limit(p) for p, _ in levels], 0)
 
 
 def _poly_leg(rates: _Rates, book: PolyBook, levels: list[Level]) -> _Leg:
@@ -794,8 +807,8 @@ def _evaluate_kind(pair: MarketPair, rates: _Rates, kind: Kind, kalshi_book: Kal
         instruments = _instruments(pair, kind)
     else:
         instruments = memo.instruments
-    a = _reuse_or_build(memo.a if memo else None, pair, rates, a_levels, a_poly)
-    b = _reuse_or_build(memo.b if memo else None, pair, rates, b_levels, b_poly)
+    a = _reuse_or_build(memo.a if memo else None, rates, a_levels, a_poly)
+    b = _reuse_or_build(memo.b if memo else None, rates, b_levels, b_poly)
     if memo is not None and memo.a is a and memo.b is b and (
             memo.params is params or memo.params == params):
         return _restamped(memo.found, received_at)
@@ -810,7 +823,7 @@ def _evaluate_kind(pair: MarketPair, rates: _Rates, kind: Kind, kalshi_book: Kal
     return opportunity
 
 
-def _reuse_or_build(leg: _Leg | None, pair: MarketPair, rates: _Rates, levels: list[Level],
+def _reuse_or_build(leg: _Leg | None, rates: _Rates, levels: list[Level],
                     poly_book: PolyBook | None) -> _Leg:
     """``leg`` (prepared for the same pair and role) if it was prepared from the same input,
     else a new leg from ``levels``: a Polymarket book's asks when ``poly_book`` is given, else
@@ -818,7 +831,7 @@ def _reuse_or_build(leg: _Leg | None, pair: MarketPair, rates: _Rates, levels: l
     if poly_book is None:
         if leg is not None and leg.same_input(levels, 0, 0):
             return leg
-        return _kalshi_leg(pair, rates, levels)
+        return _kalshi_leg(rates, levels)
     if leg is not None and leg.same_input(levels, poly_book.tick, poly_book.min_order_size):
         return leg
     return _poly_leg(rates, poly_book, levels)

@@ -7,6 +7,8 @@ every rounding the venues apply, which this checks on random ladders of both ven
 prices and fractional sizes, with fee rates up to the schedule's maximum."""
 from __future__ import annotations
 
+import random
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_edge import make_pair
@@ -19,7 +21,8 @@ from arb.fees import (
     kalshi_rate,
     poly_fee_numerator,
 )
-from arb.money import SCALE
+from arb.money import CENT, SCALE
+from arb.pairs import PriceBand
 
 ladder = st.lists(st.tuples(st.integers(1, 999), st.integers(1, 5_000)), min_size=1, max_size=6,
                   unique_by=lambda level: level[0])
@@ -38,8 +41,10 @@ def test_rounding_allowance_bounds_capital_above_exact_cost(kinds, first, second
     legs = []
     for venue, raw in zip(kinds.split("+"), (first, second), strict=True):
         levels = [(price * 1_000, size * 10_000) for price, size in sorted(raw)]
-        legs.append(edge._kalshi_leg(pair, rates, levels) if venue == "kalshi"
-                    else edge._poly_leg(rates, book, levels))
+        if venue == "kalshi":  # built from the other outcome's bids, best (highest) first
+            legs.append(edge._kalshi_leg(rates, [(SCALE - p, size) for p, size in levels]))
+        else:
+            legs.append(edge._poly_leg(rates, book, levels))
     a, b = legs
     step = 10_000
     search = edge._Search(a, b, step, edge.EdgeParams(), rates.scale)
@@ -65,3 +70,18 @@ def test_remembered_per_price_rates_match_the_fee_formulas_and_stay_bounded():
             assert rates.at(False, price) == (p_rate, price * SCALE ** (z - 1) + p_rate * SCALE)
         assert len(rates._kalshi_at) <= edge._PRICES_REMEMBERED
         assert len(rates._poly_at) <= edge._PRICES_REMEMBERED
+
+
+def test_remembered_kalshi_limits_match_the_grid_and_stay_bounded():
+    grid = (PriceBand(0, 100_000, 1_000), PriceBand(100_000, 900_000, CENT),
+            PriceBand(900_000, SCALE, 1_000))
+    rates = edge._Rates.of(make_pair(grid=grid))
+    prices = list(range(500, SCALE, 500))  # 1,999 prices: the memory is cleared several times
+    assert len(prices) > 2 * edge._PRICES_REMEMBERED
+    random.Random(5).shuffle(prices)  # neighbours (often the same limit) are not read in a row
+    for _ in range(2):
+        for price in prices:
+            band = next(b for b in grid if b.start <= price <= b.end)
+            expected = band.start + -(-(price - band.start) // band.step) * band.step
+            assert rates.kalshi_limit(price) == (expected if expected <= band.end else None)
+        assert len(rates._kalshi_limits) <= edge._PRICES_REMEMBERED
