@@ -38,7 +38,7 @@ from actors.supervisor import Supervisor
 from arb.domain import Instrument, Outcome, Venue
 from arb.edge import Opportunity
 from arb.ledger import Ledger
-from arb.money import format_trimmed
+from arb.money import SCALE, Round, div_round, format_trimmed
 from arb.sim.server import serve_asgi
 from arb.stats import LatencyRing
 from arb.status import (
@@ -68,6 +68,8 @@ class Detection:
     edge_bps: int
     qty: int
     profit: int
+    cost_per_contract: int
+    """All-in (prices + fees) per contract, micro-dollars, rounded up."""
 
 
 @attrs.define(eq=False)
@@ -106,7 +108,8 @@ class DecisionTap:
             times.append(now)
         self.recent.append(Detection(
             now, datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
-            pair_id, str(opp.kind.value), opp.edge_bps, opp.qty, opp.profit))
+            pair_id, str(opp.kind.value), opp.edge_bps, opp.qty, opp.profit,
+            div_round(opp.capital * SCALE, opp.qty, Round.UP) if opp.qty else 0))
 
 
 @attrs.define(eq=False)
@@ -186,7 +189,8 @@ def _pair_row(source: StatusSource, pair_id: str, books: PairBooks, now: float,
     held = [(inst, positions[inst]) for inst in (k_yes, k_no, p_yes, p_no) if positions.get(inst)]
     position = ", ".join(f"{_label(pair, inst)} {format_trimmed(qty)}" for inst, qty in held)
     return PairRow(pair_id, pair.league, pair.event_key, pair.start_time.isoformat(), state,
-                   quotes, recent.kind if recent else None, None,
+                   quotes, recent.kind if recent else None,
+                   recent.cost_per_contract if recent else None,
                    recent.edge_bps if recent else None, position)
 
 
