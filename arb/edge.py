@@ -48,9 +48,9 @@
 # level instead of recomputing them (Python big-int arithmetic at SCALE**4 is what a re-sizing
 # costs: ~5-9 exact sizes near the peak on these books).
 # Measured (scripts/bench_core.py, 15-level books, 2-core VM, median / p99): no-arb pair ~2.2 /
-# ~4 us per update + evaluation; arb present, updates anywhere in the books ~7.6 / ~37 us
-# (was ~58-64 / ~100 us before the memo); every update on the arb's top 3 levels (each one
-# re-sizes): Kalshi ~11 / ~43 us, Polymarket ~32 / ~58 us (was ~58-67 / ~100-130 us).
+# ~4 us per update + evaluation; arb present, updates anywhere in the books ~7 / ~35 us (was
+# ~58-65 / ~100 us); every update on the arb's top 3 levels (most re-size): Kalshi ~10-11 /
+# ~40-55 us, Polymarket ~31 / ~60-75 us (was ~58-66 / ~95-130 us). The p99 is a re-sizing.
 # Legs are ALWAYS the same number of contracts (never equal dollars). Prices, sizes and money are
 # integers at SCALE; the unrounded L is computed with a common denominator, never in float.
 #
