@@ -182,12 +182,17 @@ async def test_kalshi_flood_with_a_consumer_that_never_reads_keeps_memory_flat()
             for _ in range(TRACED_BURSTS):
                 await _kalshi_burst(exchange, house, rng, resting, feed)
             grown = _traced_bytes()
-            stats = feed.statistics()
             yes, no = exchange.orderbook(SAC)
             book = feed.book(SAC)
+            for _ in range(1_000):  # bounded: the venue would have cut a reader this far behind
+                if book.valid and (book.bids(Outcome.YES), book.bids(Outcome.NO)) == (
+                        list(reversed(yes)), list(reversed(no))):
+                    break
+                await trio.sleep(0.005)
             assert book.valid
             assert book.bids(Outcome.YES) == list(reversed(yes))
             assert book.bids(Outcome.NO) == list(reversed(no))
+            stats = feed.statistics()
             nursery.cancel_scope.cancel()
     finally:
         tracemalloc.stop()

@@ -37,9 +37,10 @@ def _tracked() -> dict[str, str]:
                            capture_output=True).stdout.decode().split("\0")
     files = {}
     for name in filter(None, names):
-        path = ROOT / name
-        if path.is_file():
-            files[name] = path.read_bytes().decode("utf-8", errors="replace")
+        try:
+            files[name] = (ROOT / name).read_bytes().decode("utf-8", errors="replace")
+        except (FileNotFoundError, IsADirectoryError):
+            continue  # deleted (or a submodule) in the working tree since git listed it
     return files
 
 
