@@ -32,7 +32,7 @@ from actors.unwind import Repair, RepairParams, taker_fee
 from arb import orders
 from arb.domain import TimeInForce, Venue
 from arb.edge import Opportunity
-from arb.money import Money, Round, format_trimmed, mul
+from arb.money import Money, Qty, Round, format_trimmed, mul
 from arb.pairs import MarketPair
 from arb.venues.protocol import OrderRequest, Rejected
 
@@ -88,6 +88,8 @@ class Execution:
     detail: str = ""
     exposure_reported: bool = False
     """The repair ran to its end and reported any exposure left itself."""
+    repair: Repair | None = None
+    """The repair of a one-sided fill, once started."""
 
     def legs(self) -> list[orders.Leg]:
         return [r.leg for r in self.runners]
@@ -144,12 +146,27 @@ class Execution:
         entry = runner.prepared.price if runner.price_paid is None else runner.price_paid
         repair = Repair(self.desk, self.tag, self.pair, self.books, self.params.repair,
                         over, under, entry)
+        self.repair = repair
         result = await repair.run()
         self.exposure_reported = True
         self.detail = (f"one-sided: completed {format_trimmed(result.completed)}, sold "
                        f"{format_trimmed(result.sold)}, left {format_trimmed(result.left)}, "
                        f"loss ${format_trimmed(result.loss)}")
         return result.outcome
+
+    def unreported_exposure(self) -> tuple[orders.Leg, Qty] | None:
+        """For an execution stopped (an error, or cancelled by the stop path) after a one-sided
+        fill and before its repair reported: the leg that filled more and how much of its excess
+        is still held, net of every repair order's fills. None when there is none, or when the
+        repair ran to its end (it reports what is left itself)."""
+        legs = self.legs()
+        if self.exposure_reported or len(legs) != 2 or not all(leg.terminal for leg in legs):
+            return None  # an entry leg still UNKNOWN is for reconciliation, not a known excess
+        a, b = legs
+        over, under = (a, b) if a.filled_qty >= b.filled_qty else (b, a)
+        left = (self.repair.left() if self.repair is not None
+                else Qty(over.filled_qty - under.filled_qty))
+        return (over, left) if left > 0 else None
 
     def final_outcome(self) -> ExecutionOutcome:
         """The outcome to report on the way out, also after an error or a cancellation."""
@@ -159,7 +176,8 @@ class Execution:
         if self.outcome is ExecutionOutcome.ABORTED and legs:
             sent = [leg for leg in legs if leg.state is not orders.LegState.NOT_PLACED]
             if sent and len({leg.filled_qty for leg in legs}) > 1:
-                return ExecutionOutcome.EXPOSED
+                return (ExecutionOutcome.EXPOSED if self.unreported_exposure() is not None
+                        else ExecutionOutcome.UNWOUND)
             if sent:
                 return (ExecutionOutcome.HEDGED if any(leg.filled_qty for leg in legs)
                         else ExecutionOutcome.MISSED)

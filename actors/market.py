@@ -26,8 +26,12 @@
 # Trade log: every attempt that gets an execution id is a row: executed ones with their
 # detection (``record_attempt``), expired ones and risk denials as aborted attempts with their
 # reason (``record_aborted``; denials throttled per reason, see ``denial_record_s``).
-# Detections are counted by path (``event`` or ``scan``). ``retire`` (market removal) blocks new
-# entries and ends ``serve`` once the current step, and so any execution in flight, is done.
+# Detections are counted by path (``event`` or ``scan``). ``retire`` (market removal, or a
+# graceful stop's drain) blocks new entries and ends ``serve`` once the current step, and so any
+# execution in flight with its repair, is done; ``executing`` names that execution meanwhile.
+# An execution cut short after a one-sided fill (an error, or the stop path cancelling it)
+# reports what its repair had not yet shed, net of every repair order's fills: outcome EXPOSED,
+# ``UnwindFailed`` to risk and an ``unwind_failed`` alert.
 from __future__ import annotations
 
 import collections
@@ -50,7 +54,7 @@ from arb.domain import Venue
 from arb.edge import Opportunity
 from arb.fees import FeeError
 from arb.ledger import Detection, ExecutionStart
-from arb.money import SCALE, Qty
+from arb.money import SCALE, format_trimmed
 from arb.pairs import MarketPair
 from arb.quality import Confidence, QualityGate, assess
 from arb.venues.protocol import FeedHealth, FeedState
@@ -131,7 +135,9 @@ class MarketActor:
     mismatches: int = 0
     blacklisted_until: float | None = None
     stop_reason: str | None = None
-    """Set by ``retire``: the market is being removed; no new entries."""
+    """Set by ``retire``: the market is being removed, or the bot is stopping; no new entries."""
+    executing: str | None = None
+    """The id of the execution in flight (granted, until its outcome is reported), if any."""
     triggers: collections.Counter[str] = attrs.field(factory=collections.Counter)
     detected: collections.Counter[str] = attrs.field(factory=collections.Counter)
     skipped: collections.Counter[str] = attrs.field(factory=collections.Counter)
@@ -232,6 +238,7 @@ class MarketActor:
             self._record_denial(start, detection, reply)
             return
         tag = OrderTag(execution_id, self.pair.pair_id, self.pair.event_key)
+        self.executing = execution_id
         execution = Execution(self.desk, tag, self.pair, self.books, opportunity,
                               self.params.execution)
         recorded = False
@@ -252,20 +259,30 @@ class MarketActor:
         finally:
             outcome = execution.final_outcome()
             self.outcomes[outcome] += 1
+            left = (execution.unreported_exposure() if outcome is ExecutionOutcome.EXPOSED
+                    else None)
+            if left is not None:
+                over, qty = left
+                unknown = execution.repair.unknown_orders() if execution.repair else []
+                execution.detail = (
+                    f"stopped before its one-sided fill was repaired: {format_trimmed(qty)} of "
+                    f"{over.instrument} still held"
+                    + (f" (outcome unknown: {', '.join(unknown)})" if unknown else ""))
+                self.desk.alerts.publish(Alert(
+                    "unwind_failed", Severity.CRITICAL, f"{self.pair.pair_id}: {execution.detail}",
+                    (("execution", execution_id),)))
             with trio.move_on_after(CLEANUP_S, shield=True):
-                if outcome is ExecutionOutcome.EXPOSED and not execution.exposure_reported:
-                    over = max(execution.legs(), key=lambda leg: leg.filled_qty)
-                    excess = Qty(max(leg.filled_qty for leg in execution.legs())
-                                 - min(leg.filled_qty for leg in execution.legs()))
+                if left is not None:
                     await self.desk.risk.cast(UnwindFailed(
-                        execution_id, self.pair.pair_id, over.instrument, excess,
-                        "execution stopped before its one-sided fill was repaired"))
+                        execution_id, self.pair.pair_id, left[0].instrument, left[1],
+                        execution.detail))
                 await self.desk.risk.cast(ExecutionFinished(execution_id, outcome,
                                                             execution.detail))
             if recorded:
                 self.desk.ledger.finish_execution(execution_id, outcome.value, execution.detail)
             if outcome in (ExecutionOutcome.UNWOUND, ExecutionOutcome.EXPOSED):
                 self._mismatch()
+            self.executing = None
 
     def _record_denial(self, start: ExecutionStart, detection: Detection,
                        denied: Denied) -> None:

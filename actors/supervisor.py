@@ -4,8 +4,10 @@
 # without touching its siblings, but not forever; a feed should reconnect with backoff; a failure
 # in risk, the ledger or reconciliation means our picture of exposure is gone, so trading must
 # stop rather than restart around it. And "stop" must be one path: a breaker trip, SIGINT and
-# SIGTERM all cancel entries, cancel every open order on both venues and reconcile, bounded in
-# time, with a second signal as the way out of a stuck cleanup.
+# SIGTERM all end entries, cancel every open order on both venues and reconcile, bounded in
+# time, with a second signal as the way out of a stuck cleanup. A graceful stop (a signal, an
+# operator stop) must not cut a repair in half: a one-sided fill whose unwind ladder is waiting
+# out Polymarket's settlement lag, cancelled because the run ended, is naked exposure.
 #
 # Naive approach: one nursery for everything. The first market actor exception then cancels
 # every other actor; catching it inside each actor with ``except Exception: pass`` hides real
@@ -22,10 +24,19 @@
 #   (with an alert) after ``feed_restart_limit`` failures in ``restart_window_s``.
 # - Core tasks are wrapped so any exception becomes ``CoreFailure`` naming the component; the one
 #   ``except*`` in ``run`` turns it into a ``Shutdown`` after a shielded cancel-all.
-# - Stop: cancel the trading scope, wait (bounded) for the market actors' own shielded cleanup
-#   (they record UNKNOWN legs and release reservations), then, shielded and time-bounded, cancel
-#   every open order on both venues and run one reconciliation pass. A second signal cancels that
-#   cleanup scope and the process exits at once.
+# - Stop. A graceful stop (a signal, an operator or app stop; anything but a breaker trip or a
+#   core failure) first drains: every market actor is retired (no new entry; its loop returns
+#   once the execution in flight, repair included, has reached a terminal state) and the stop
+#   path waits for all of them, at most ``drain_s``. Executions still running at that bound are
+#   cut (cancelled below) and reported: an alert naming them, ``Shutdown.drain_cut``, and the
+#   market actor's own report of what is left (outcome EXPOSED, ``UnwindFailed``, an alert). A
+#   breaker trip skips the drain, and one arriving during a drain ends it at once. Then, for
+#   every stop: cancel the trading scope, wait (bounded, ``actor_cleanup_s``) for the market
+#   actors' own shielded cleanup (they record UNKNOWN legs and release reservations), then,
+#   shielded and bounded by ``cleanup_s``, cancel every open order on both venues and run one
+#   reconciliation pass. The whole stop path is bounded by ``drain_s + cleanup_s``. A second
+#   signal, in either phase, abandons what is left (the drain and the cleanup) and the process
+#   exits at once.
 #
 # Markets at run time (discovery refresh, operator decisions), without a restart:
 # - ``await add_market(spec)`` supervises a new pair (before the startup barrier it is queued and
@@ -95,10 +106,16 @@ class SupervisorParams:
     feed_backoff_initial_s: float = 0.5
     feed_backoff_max_s: float = 30.0
     feed_restart_limit: int = 20
+    drain_s: float = 20.0
+    """A graceful stop waits at most this long for the executions in flight, repairs included,
+    to reach a terminal state before cancelling them: room for a completion plus an unwind
+    ladder with settlement-lag retries (e.g. 3 x 2 s waits and a few IOC round trips)."""
     cleanup_s: float = 15.0
-    """Bound of the shielded stop path (cancel-all and reconciliation)."""
-    drain_s: float = 6.0
-    """How long the stop path waits for market actors to finish their own cleanup."""
+    """Bound of the shielded part of the stop path, after the drain: the market actors' own
+    cleanup, cancel-all and reconciliation. A stop takes at most ``drain_s + cleanup_s``."""
+    actor_cleanup_s: float = 6.0
+    """Within ``cleanup_s``: how long the market actors' own shielded cleanup (after the
+    trading scope is cancelled) is waited for before cancel-all."""
 
 
 @attrs.frozen
@@ -170,6 +187,8 @@ class Shutdown:
     """Orders cancelled per venue by the stop path (absent: the cancel-all failed)."""
     reconciled: PassReport | None
     core_failure: str | None = None
+    drain_cut: tuple[str, ...] = ()
+    """Executions a graceful stop's drain had to cancel at its bound (still running)."""
 
 
 @attrs.define(eq=False)
@@ -203,7 +222,10 @@ class Supervisor:
     _stop_halted: bool = False
     _stop_requested: trio.Event = attrs.field(factory=trio.Event)
     _trading_done: trio.Event = attrs.field(factory=trio.Event)
-    _cleanup_scope: trio.CancelScope | None = None
+    _stop_scope: trio.CancelScope | None = None
+    """The phase of the stop path running now (drain or cleanup): what a second signal ends."""
+    _drain_scope: trio.CancelScope | None = None
+    _abandoned: bool = False
     _signals: int = 0
 
     def __attrs_post_init__(self) -> None:
@@ -228,7 +250,10 @@ class Supervisor:
     async def add_market(self, spec: MarketSpec, *, reason: str = "pair changed") -> bool:
         """Supervise ``spec``'s pair; replaces (after removing it with ``reason``) a running
         actor of the same pair id whose spec differs. False if nothing was started: the same
-        spec is already supervised, or the stop path has begun."""
+        spec is already supervised, or the stop path has begun (then nothing is removed
+        either)."""
+        if self._stop_requested.is_set():
+            return False
         pair_id = spec.pair.pair_id
         while (slot := self._slots.get(pair_id)) is not None:
             if slot.stop_reason is None:
@@ -304,9 +329,14 @@ class Supervisor:
         self.alerts.publish(Alert("market_removed", Severity.INFO, f"{pair_id}: {reason}"))
 
     def request_stop(self, reason: str, *, halted: bool = False) -> None:
-        """Ask for the stop path (idempotent: the first reason wins)."""
+        """Ask for the stop path (idempotent: the first reason wins). A halt during a graceful
+        stop escalates it: the drain ends at once and the stop is reported halted."""
         if self._stop_reason is None:
             self._stop_reason, self._stop_halted = reason, halted
+        elif halted and not self._stop_halted:
+            self._stop_reason, self._stop_halted = f"{self._stop_reason}, then {reason}", True
+            if self._drain_scope is not None:
+                self._drain_scope.cancel()
         self._stop_requested.set()
 
     async def run(self, *, handle_signals: bool = True) -> Shutdown:
@@ -353,14 +383,16 @@ class Supervisor:
                 self.on_signal(signal.Signals(signum).name)
 
     def on_signal(self, name: str) -> None:
-        """First signal: the stop path. Second: abandon the cleanup and exit at once."""
+        """First signal: the stop path. Second: abandon the drain and the cleanup, exit at
+        once."""
         self._signals += 1
         if self._signals == 1:
             self.request_stop(f"signal {name}")
-        elif self._cleanup_scope is not None:
-            self._cleanup_scope.cancel()
-        else:
-            self._stop_requested.set()
+            return
+        self._abandoned = True
+        if self._stop_scope is not None:
+            self._stop_scope.cancel()
+        self._stop_requested.set()
 
     async def _trading(self) -> None:
         try:
@@ -455,22 +487,61 @@ class Supervisor:
             await trio.sleep(delay * random.uniform(0.5, 1.0))
 
     async def _stop(self) -> Shutdown:
-        reason = self._stop_reason or "stop requested"
+        cut: tuple[str, ...] = ()
+        if not self._stop_halted and not self._abandoned:
+            cut = await self._drain()
         self.trading_scope.cancel()
         cancelled: dict[Venue, int] = {}
         report: PassReport | None = None
-        with trio.move_on_after(self.params.cleanup_s, shield=True) as scope:
-            self._cleanup_scope = scope
-            with trio.move_on_after(self.params.drain_s):
-                await self._trading_done.wait()
-            cancelled = await self._cancel_orders()
-            report = await self.reconciler.reconcile()
+        if not self._abandoned:
+            with trio.move_on_after(self.params.cleanup_s, shield=True) as scope:
+                self._stop_scope = scope
+                with trio.move_on_after(self.params.actor_cleanup_s):
+                    await self._trading_done.wait()
+                cancelled = await self._cancel_orders()
+                report = await self.reconciler.reconcile()
+        reason = self._stop_reason or "stop requested"
         self.alerts.publish(Alert(
             "trading_stopped", Severity.CRITICAL if self._stop_halted else Severity.WARNING,
             f"trading stopped: {reason}; cancelled "
             + ", ".join(f"{v.value} {n}" for v, n in cancelled.items())
             + ("; reconciled" if report is not None else "; cleanup incomplete")))
-        return Shutdown(reason, self._stop_halted, cancelled, report)
+        return Shutdown(reason, self._stop_halted, cancelled, report, drain_cut=cut)
+
+    async def _drain(self) -> tuple[str, ...]:
+        """Graceful stop: no new entry anywhere, then wait (at most ``drain_s``) for every
+        market actor to finish its execution in flight, repair included. Returns the ids of
+        the executions still running at the bound (alerted)."""
+        reason = self._stop_reason or "stop requested"
+        slots = list(self._slots.values())
+        for slot in slots:
+            slot.stop(f"stopping: {reason}")
+        in_flight = [slot.actor.executing for slot in slots
+                     if slot.actor is not None and slot.actor.executing is not None]
+        if in_flight:
+            self.alerts.publish(Alert(
+                "stop_draining", Severity.WARNING,
+                f"{reason}: no new entries; waiting up to {self.params.drain_s:.0f}s for "
+                f"{len(in_flight)} execution(s) in flight: {', '.join(in_flight)}"))
+        with trio.move_on_after(self.params.drain_s) as scope:
+            self._stop_scope = self._drain_scope = scope
+            if self._abandoned or self._stop_halted:
+                scope.cancel()
+            for slot in slots:
+                if slot.started:
+                    await slot.stopped.wait()
+        self._drain_scope = None
+        cut = tuple(slot.actor.executing for slot in slots
+                    if slot.actor is not None and slot.actor.executing is not None)
+        if cut:
+            why = ("a second signal" if self._abandoned
+                   else "a breaker halt" if self._stop_halted
+                   else f"the {self.params.drain_s:.0f}s drain bound")
+            self.alerts.publish(Alert(
+                "stop_drain_cut", Severity.CRITICAL,
+                f"{reason}: {len(cut)} execution(s) still running at {why}, cancelled: "
+                f"{', '.join(cut)}; see each market's outcome and the reconciliation"))
+        return cut
 
     async def _cancel_orders(self) -> dict[Venue, int]:
         cancelled: dict[Venue, int] = {}

@@ -105,11 +105,23 @@ class Repair:
     """Excess matched by buying the missing instrument."""
     sold: Qty = Qty(0)
     """Excess sold down the ladder."""
+    runners: list[LegRunner] = attrs.field(factory=list)
+    """Every repair order placed, in order."""
     _booked: bool = False
 
     @property
     def excess(self) -> Qty:
         return Qty(self.over.filled_qty - self.under.filled_qty)
+
+    def left(self) -> Qty:
+        """Excess still held according to every repair order's fills, including an order the
+        repair was cancelled in the middle of (its fills reached the ledger and risk, but not
+        ``completed`` / ``sold``)."""
+        return Qty(max(0, self.excess - sum(r.leg.filled_qty for r in self.runners)))
+
+    def unknown_orders(self) -> list[str]:
+        """Client ids of repair orders whose outcome is not known."""
+        return [r.leg.client_id for r in self.runners if not r.leg.terminal]
 
     def _cost_basis(self, qty: Qty) -> Money:
         return Money(mul(self.entry_price, qty, Round.UP)
@@ -128,6 +140,7 @@ class Repair:
                 "repair_order_refused", Severity.WARNING,
                 f"{instrument}: {kind} order not built: {err.reason} ({self.pair.pair_id})"))
             return None
+        self.runners.append(runner)
         await runner.run()
         return runner
 

@@ -10,7 +10,7 @@ import trio.testing
 from actor_fakes import Act, Answer, build_bot, flatten_on_trade, keep_fresh, spec
 
 from actors.messages import ExecutionOutcome
-from actors.supervisor import MarketChanges, MarketSpec
+from actors.supervisor import MarketChanges, MarketSpec, SupervisorParams
 from arb.orders import LegState
 from arb.pairs import Verdict
 
@@ -200,10 +200,11 @@ async def test_set_markets_adds_replaces_and_removes(tmp_path, autojump_clock):
 
 
 async def test_stop_during_a_pending_removal_ends_it(tmp_path, autojump_clock):
-    """A removal waiting for an execution does not hold up the stop path: the trading scope is
-    cancelled, the actor's own cleanup runs, and the removal returns."""
+    """A removal waiting for an execution does not hold up the stop path: at the stop's drain
+    bound the trading scope is cancelled, the actor's own cleanup runs, and the removal
+    returns."""
     s = spec(1, "AAA")
-    bot = build_bot(tmp_path, [s])
+    bot = build_bot(tmp_path, [s], params=SupervisorParams(restart_delay_s=1.0, drain_s=2.0))
     bot.kalshi.script(Answer(Act.DELAYED, ready_after_s=60.0))
     seen: dict[str, object] = {}
     with bot.ledger:
@@ -213,7 +214,8 @@ async def test_stop_during_a_pending_removal_ends_it(tmp_path, autojump_clock):
             seen["at"] = trio.current_time()
 
         shutdown = await run_until(bot, 4.0, keep_fresh([s]), remove_at_2)
-        assert seen == {"result": True, "at": 4.0}
-        assert shutdown.reason == "operator stop" and bot.supervisor.market_specs() == ()
+        assert seen == {"result": True, "at": 6.0}  # stop at 4, cut at the 2 s drain bound
+        assert shutdown.reason == "operator stop" and shutdown.drain_cut == ("s1",)
+        assert bot.supervisor.market_specs() == ()
         assert [(r.pair_id, r.reason) for r in bot.supervisor.removals] == [
             (s.pair.pair_id, "game ended")]

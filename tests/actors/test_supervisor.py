@@ -1,5 +1,6 @@
 """The supervisor: breaker trip mid-leg, one-for-one restarts with an intensity limit, the
-signal path (the same as a trip), core failures, and the startup barrier."""
+signal path, core failures, and the startup barrier. The graceful drain of a stop is in
+test_stop_drain.py."""
 from __future__ import annotations
 
 import os
@@ -88,9 +89,12 @@ async def test_crashing_market_restarts_then_is_disabled_siblings_trade(tmp_path
         assert not shutdown.halted and shutdown.reason == "operator stop"
 
 
-async def test_signals_take_the_trip_path_and_a_second_exits_at_once(tmp_path, autojump_clock):
+async def test_a_second_signal_during_the_cleanup_exits_at_once(tmp_path, autojump_clock):
+    """SIGTERM drains (at most ``drain_s``: the Kalshi leg never answers, so the execution is
+    cut at the bound), then cancels everything; a venue hanging on cancel-all is abandoned by
+    the second signal."""
     s = spec(1, "AAA")
-    bot = build_bot(tmp_path, [s])
+    bot = build_bot(tmp_path, [s], params=SupervisorParams(restart_delay_s=1.0, drain_s=2.0))
     with bot.ledger:
         bot.kalshi.script(Answer(Act.REST))
         bot.poly.cancel_all_delay_s = 100.0  # a venue that hangs on cancel-all
@@ -108,6 +112,8 @@ async def test_signals_take_the_trip_path_and_a_second_exits_at_once(tmp_path, a
             nursery.cancel_scope.cancel()
         assert trio.current_time() == 5.0  # the second signal abandoned the cleanup
         assert shutdown.reason == "signal SIGTERM" and not shutdown.halted
+        assert shutdown.drain_cut == ("s1",)  # cut at t=4, the drain bound
+        assert "stop_drain_cut" in bot.kinds()
         assert shutdown.cancelled == {} and shutdown.reconciled is None
         assert bot.kalshi.cancel_all_calls == 1 and bot.poly.cancel_all_calls == 1
         stored = bot.ledger.intent("s1-b")
