@@ -325,14 +325,20 @@ _COVER_DEPTH = 4
 
 def _cover(read: Callable[[int | None], list[Level]], max_qty: int) -> list[Level]:
     """The best levels (from ``read(depth)``) whose sizes reach ``max_qty`` (all of them if the
-    book is thinner), reading the book a few levels at a time (~0.2 us per level read)."""
+    book is thinner), reading the book a few levels at a time (~0.2 us per level read).
+
+    A last level past the first is cut to what ``max_qty`` can take: no size reaches beyond, so
+    its remaining size changes nothing (the best level's size is reported, so it stays whole),
+    and an update that only moves that remainder leaves the leg's input, and memo, as it was."""
     depth = _COVER_DEPTH
     while True:
         levels = read(depth)
         total = 0
-        for index, (_, size) in enumerate(levels):
+        for index, (price, size) in enumerate(levels):
             total += size
             if total >= max_qty:
+                if index and total > max_qty:
+                    return [*levels[:index], (price, Qty(size - (total - max_qty)))]
                 return levels[:index + 1]
         if len(levels) < depth:
             return levels

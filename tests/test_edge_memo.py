@@ -79,6 +79,28 @@ def test_a_change_to_a_level_read_but_not_walked_keeps_the_result_objects():
     assert [moved] == fresh(pair, kb, pyb, pnb, params)
 
 
+def test_only_what_max_qty_can_take_from_the_last_level_read_is_an_input():
+    pair = make_pair(min_order_size=ONE)
+    params = EdgeParams(max_qty=30 * ONE)
+    kb, pyb, pnb = books(pair, k_no_asks=[lv("0.50", "100")], k_yes_asks=[lv("0.70", "1")],
+                         p_yes_asks=[lv("0.40", "10"), lv("0.45", "100")],
+                         p_no_asks=[lv("0.70", "1")])
+    (first,) = evaluate(pair, kb, pyb, pnb, params)
+    memo = edge._memos[(id(pair), Kind.POLY_YES_KALSHI_NO)]
+    poly_leg = memo.a
+    assert poly_leg.levels == [lv("0.40", "10"), lv("0.45", "20")]  # 30 can take 20 at 0.45
+    pyb.apply_level(Side.SELL, lv("0.45", "1")[0], 80 * ONE, received_at=50.0)
+    (again,) = evaluate(pair, kb, pyb, pnb, params)
+    assert memo.a is poly_leg and again.legs is first.legs  # no re-sizing at all
+    assert [again] == fresh(pair, kb, pyb, pnb, params)
+    # The best level is never cut: its whole size is reported (size_at_best).
+    assert first.legs[1].size_at_best == 100 * ONE
+    kb.apply_delta(Outcome.YES, lv("0.50", "1")[0], 5 * ONE, received_at=51.0)
+    (grown,) = evaluate(pair, kb, pyb, pnb, params)
+    assert grown.legs[1].size_at_best == 105 * ONE
+    assert [grown] == fresh(pair, kb, pyb, pnb, params)
+
+
 def test_same_fills_with_another_limit_or_best_size_make_new_legs():
     pair = make_pair(min_order_size=ONE)
     params = EdgeParams(max_qty=50 * ONE)
