@@ -242,7 +242,8 @@ def supervisor_params(settings: Settings) -> SupervisorParams:
     s = settings.supervisor
     return SupervisorParams(restart_limit=s.restart_intensity, restart_window_s=s.restart_window_s,
                             feed_backoff_max_s=settings.feeds.reconnect_max_s,
-                            cleanup_s=settings.execution.cleanup_s)
+                            cleanup_s=settings.execution.cleanup_s,
+                            drain_s=settings.execution.drain_s)
 
 
 def leg_params(settings: Settings) -> LegParams:

@@ -169,8 +169,12 @@ class ExecutionSettings:
     settlement_retry_s: float = _field(_seconds, default=2.0)
     mismatch_blacklist_after: int = _field(_int, default=3)
     blacklist_s: float = _field(_seconds, default=3600.0)
-    cleanup_s: float = _field(_seconds, default=10.0)
-    """Shielded time budget for cancelling everything on a breaker trip or shutdown."""
+    cleanup_s: float = _field(_seconds, default=15.0)
+    """Shielded time budget for cancelling everything and reconciling on any stop."""
+    drain_s: float = _field(_seconds, default=40.0)
+    """On a graceful stop (signal, operator, end of a demo), how long executions in flight,
+    repairs included, may run to a terminal state before trading is cancelled. Long enough
+    for a repair that waits out Polymarket settlement lag; a breaker trip never drains."""
 
 
 @attrs.frozen

@@ -147,9 +147,17 @@ class MarketMaker:
         for game in self.games:
             self.requote(game)
 
-    def drift(self) -> GameOutcomes:
-        """Move one random game's fair values a little and re-quote it."""
-        game = self._rng.choice(self.games)
+    def drift(self) -> GameOutcomes | None:
+        """Move one random game's fair values a little and re-quote it.
+
+        Games with an open arbitrage window hold still, so each window offers exactly its
+        planned size and edge for its whole duration (the ground truth stays true).
+        """
+        frozen = {self.game_of(ticker).event_ticker for ticker in self.shift}
+        movable = [g for g in self.games if g.event_ticker not in frozen]
+        if not movable:
+            return None
+        game = self._rng.choice(movable)
         step = self._rng.choice((-2, -1, 1, 2)) * CENT
         first, *rest = game.pairs
         new = min(max(self.fair[first.kalshi_ticker] + step, MIN_FAIR), MAX_FAIR)

@@ -65,7 +65,7 @@ class Running:
     finished: trio.Event
     shutdown: Shutdown | None = None
 
-    async def stop(self, reason: str = "test stop", *, within_s: float = 30.0) -> Shutdown:
+    async def stop(self, reason: str = "test stop", *, within_s: float = 60.0) -> Shutdown:
         self.bot.request_stop(reason)
         with trio.fail_after(within_s):
             await self.finished.wait()

@@ -79,3 +79,19 @@ def test_plan_is_seeded_and_truth_serialises():
     assert {p["verdict"] for p in truth["pairs"]} == {"equivalent", "basis_risk"}
     equivalent = {p.kalshi_ticker for p in slate.pairs if p.verdict == "equivalent"}
     assert all(arb.kalshi_ticker in equivalent for arb in a.arbs)
+
+
+def test_a_game_with_an_open_window_holds_still():
+    slate, kalshi, poly = _world(5)
+    plan = plan_scenario(slate, seed=5, seconds=40)
+    maker = MarketMaker(kalshi, poly, slate, seed=5)
+    maker.quote_all()
+    arb = plan.arbs[0]
+    maker.open_window(arb)
+    game = maker.game_of(arb.kalshi_ticker)
+    before = {p.kalshi_ticker: kalshi.orderbook(p.kalshi_ticker) for p in game.pairs}
+    for _ in range(200):
+        assert maker.drift() is not game
+    assert {p.kalshi_ticker: kalshi.orderbook(p.kalshi_ticker) for p in game.pairs} == before
+    maker.close_window(arb)
+    assert any(maker.drift() is game for _ in range(400))
