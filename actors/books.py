@@ -38,9 +38,11 @@ class PairBooks:
         return self.kalshi.valid and self.poly_yes.valid and self.poly_no.valid
 
     def fresh(self, now: float, max_age: float) -> bool:
-        """Seeded and every book updated within ``max_age`` seconds of ``now``."""
+        """Seeded and every book known current within ``max_age`` seconds of ``now``: updated
+        itself, or vouched for by a live, gap-free connection (``Book.current_as_of``)."""
         return self.seeded() and all(
-            now - b.received_at <= max_age for b in (self.kalshi, self.poly_yes, self.poly_no))
+            now - b.current_as_of() <= max_age
+            for b in (self.kalshi, self.poly_yes, self.poly_no))
 
     def _poly(self, instrument: Instrument) -> PolyBook:
         if instrument.token == self.poly_yes.token_id:
@@ -50,10 +52,10 @@ class PairBooks:
         raise ValueError(f"{self.pair.pair_id}: {instrument} is not one of this pair's tokens")
 
     def received_at(self, instrument: Instrument) -> float:
-        """Feed time of the last update of ``instrument``'s book."""
+        """Feed time ``instrument``'s book is known current as of (its age is measured from it)."""
         if instrument.venue is Venue.KALSHI:
-            return self.kalshi.received_at
-        return self._poly(instrument).received_at
+            return self.kalshi.current_as_of()
+        return self._poly(instrument).current_as_of()
 
     def best_ask(self, instrument: Instrument) -> Level | None:
         if instrument.venue is Venue.KALSHI:

@@ -142,6 +142,20 @@ def _check_price(price: object, *, lo_ok: bool, hi_ok: bool, where: str) -> None
 
 
 @attrs.define(eq=False)
+class Liveness:
+    """When the connection a book is fed from last delivered market data.
+
+    A quiet book on a live connection is not stale: Kalshi's per-subscription ``seq`` proves no
+    delta was missed up to the connection's latest frame, and a Polymarket socket that keeps
+    delivering data (with its silent-freeze watchdog and best bid/ask cross-checks) vouches for
+    the books it carries. The feed that owns the connection updates ``last_data`` on every data
+    frame and invalidates the books itself on a gap, a freeze or a reconnect.
+    """
+
+    last_data: float = 0.0
+
+
+@attrs.define(eq=False)
 class KalshiBook:
     """The bids-only book of one Kalshi market, both outcomes, each stored in its own prices."""
 
@@ -149,6 +163,8 @@ class KalshiBook:
     no_in_yes_prices: bool = attrs.field(kw_only=True)
     """True when the feed subscribed with ``use_yes_price=true``: NO levels and deltas arrive in
     YES-leg prices (a NO bid at q is reported at 1 - q) and are converted on the way in."""
+    liveness: Liveness | None = attrs.field(default=None, kw_only=True)
+    """The feeding connection's data clock; None for a book nobody vouches for."""
     valid: bool = attrs.field(default=False, init=False)
     """False before the first snapshot, after ``invalidate`` and after a BookError."""
     invalid_reason: str = attrs.field(default="no snapshot yet", init=False)
@@ -229,6 +245,13 @@ class KalshiBook:
         self.venue_ts_ms = venue_ts_ms
         self.updates += 1
 
+    def current_as_of(self) -> float:
+        """The latest feed time this book is known to be current: its own last update, or the
+        last data frame of the connection that vouches for it, whichever is later."""
+        if self.liveness is None:
+            return self.received_at
+        return max(self.received_at, self.liveness.last_data)
+
     def invalidate(self, reason: str) -> None:
         """Mark the book unusable until the next snapshot (gap, stale feed, reconnect)."""
         self.valid = False
@@ -271,6 +294,8 @@ class PolyBook:
     tick: Price = attrs.field(kw_only=True)
     min_order_size: Qty = attrs.field(kw_only=True)
     """Minimum shares for a limit order (usually 5)."""
+    liveness: Liveness | None = attrs.field(default=None, kw_only=True)
+    """The feeding socket's data clock; None for a book nobody vouches for."""
     valid: bool = attrs.field(default=False, init=False)
     invalid_reason: str = attrs.field(default="no snapshot yet", init=False)
     received_at: float = attrs.field(default=0.0, init=False)
@@ -352,6 +377,13 @@ class PolyBook:
         """Apply a ``tick_size_change``; resting levels are kept as the venue reports them."""
         self._check_tick(tick)
         self.tick = tick
+
+    def current_as_of(self) -> float:
+        """The latest feed time this book is known to be current: its own last update, or the
+        last data frame of the connection that vouches for it, whichever is later."""
+        if self.liveness is None:
+            return self.received_at
+        return max(self.received_at, self.liveness.last_data)
 
     def invalidate(self, reason: str) -> None:
         """Mark the book unusable until the next snapshot."""

@@ -115,3 +115,28 @@ async def test_user_stream_fills_reach_the_ledger_and_the_watching_leg(tmp_path)
         assert (router.observed, router.duplicates, router.unwatched) == (4, 1, 1)
         assert {f.trade_id: f.status for f in ledger.fills()} == {
             "t1": FillStatus.FAILED, "t2": FillStatus.CONFIRMED}
+
+
+def test_pair_books_freshness_uses_the_connections_data_clock():
+    from actor_fakes import make_pair
+
+    from actors.books import PairBooks
+    from arb.book import KalshiBook, Liveness, PolyBook
+    from arb.money import CENT, Price, Qty
+
+    pair = make_pair()
+    kalshi_live, poly_live = Liveness(), Liveness()
+    books = PairBooks(pair,
+                      KalshiBook(pair.kalshi.ticker, no_in_yes_prices=False, liveness=kalshi_live),
+                      PolyBook(pair.poly.yes_token, tick=Price(CENT), min_order_size=Qty(5),
+                               liveness=poly_live),
+                      PolyBook(pair.poly.no_token, tick=Price(CENT), min_order_size=Qty(5),
+                               liveness=poly_live))
+    books.kalshi.apply_snapshot([], [], received_at=0.0)
+    books.poly_yes.apply_snapshot([], [], received_at=0.0)
+    books.poly_no.apply_snapshot([], [], received_at=0.0)
+    assert not books.fresh(10.0, max_age=2.0)
+    kalshi_live.last_data = poly_live.last_data = 9.5
+    assert books.fresh(10.0, max_age=2.0)
+    books.poly_no.invalidate("gap")
+    assert not books.fresh(10.0, max_age=2.0)

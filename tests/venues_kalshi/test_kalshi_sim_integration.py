@@ -262,3 +262,17 @@ async def test_trading_pause_is_a_venue_paused_refusal(sim, adapter):
     faults_of(sim.exchange).pause_trading(False)
     result = await adapter.submit(adapter.prepare(_ioc("pause-2", Outcome.YES, "0.56", "1")))
     assert result.filled_qty == Q("1")
+
+
+async def test_a_quiet_book_is_vouched_for_by_its_gap_free_connection(sim, adapter, nursery):
+    """A market with no changes stays current while the connection delivers gap-free data;
+    it is not 'stale' just because nobody traded it (its age is the connection's)."""
+    feed, listener, _ = await _start_feed(nursery, sim, adapter)
+    quiet = feed.book(HOU)
+    own_update = quiet.received_at
+    await trio.sleep(0.3)
+    sim.house_order(SAC, "bid", "0.39", "3")          # a delta on the other market only
+    await listener.wait_for(lambda: feed.book(SAC).best_bid(Outcome.YES) == (P("0.40"), Q("10"))
+                            and quiet.current_as_of() > own_update)
+    assert quiet.received_at == own_update
+    assert quiet.current_as_of() - own_update >= 0.3

@@ -49,7 +49,7 @@ import trio
 import trio_websocket
 from loguru import logger
 
-from arb.book import BookError, KalshiBook
+from arb.book import BookError, KalshiBook, Liveness
 from arb.domain import Outcome, Venue
 from arb.money import MoneyError, parse_price, parse_signed_qty
 from arb.venues.kalshi.auth import KalshiSigner
@@ -184,6 +184,8 @@ class KalshiFeed:
     _last_seq: dict[int, int] = attrs.field(factory=dict, init=False)
     _snapshot_asked: dict[str, float] = attrs.field(factory=dict, init=False)
     _last_data: float = attrs.field(default=0.0, init=False)
+    _liveness: Liveness = attrs.field(factory=Liveness, init=False)
+    """Shared with every book: the time of the last data frame on a gap-free connection."""
     _probe_index: int = attrs.field(default=0, init=False)
     _resubscribes_here: int = attrs.field(default=0, init=False)
     _went_live: bool = attrs.field(default=False, init=False)
@@ -218,7 +220,8 @@ class KalshiFeed:
         for ticker in tickers:
             if ticker not in self._wanted:
                 self._wanted[ticker] = None
-                self._books[ticker] = KalshiBook(ticker, no_in_yes_prices=USE_YES_PRICE)
+                self._books[ticker] = KalshiBook(ticker, no_in_yes_prices=USE_YES_PRICE,
+                                                liveness=self._liveness)
                 self._invalid.add(ticker)
         self._wake.set()
 
@@ -457,6 +460,8 @@ class KalshiFeed:
             return
         if kind in _DATA_TYPES:
             self._last_data = trio.current_time()
+            if kind == "orderbook_snapshot" or kind == "orderbook_delta":
+                self._liveness.last_data = self._last_data
         if kind == "orderbook_snapshot" or kind == "orderbook_delta":
             await self._on_book_frame(kind, frame)
         elif kind == "fill" or kind == "user_order":

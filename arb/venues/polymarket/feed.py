@@ -47,7 +47,7 @@ import attrs
 import trio
 from loguru import logger
 
-from arb.book import BookError, PolyBook
+from arb.book import BookError, Liveness, PolyBook
 from arb.domain import Side, Venue
 from arb.money import CENT, SCALE, Price, Qty
 from arb.venues.polymarket import wire
@@ -118,6 +118,8 @@ class _Socket:
     changed: trio.Event = attrs.field(factory=trio.Event)
     epoch: int = 0
     last_data: float = 0.0
+    liveness: Liveness = attrs.field(factory=Liveness)
+    """Shared with this socket's books: the time of its last market-data frame."""
     data_frames: int = 0
     end_reason: str = ""
     session: trio.CancelScope | None = None
@@ -166,7 +168,8 @@ class PolymarketMarketFeed:
             sock.desired.add(token)
             self._owner[token] = sock
             self.books[token] = PolyBook(token, tick=self.config.default_tick,
-                                         min_order_size=self.config.default_min_order_size)
+                                         min_order_size=self.config.default_min_order_size,
+                                         liveness=sock.liveness)
             self._unseeded.add(token)
             sock.poke()
         if not self._unseeded:
@@ -392,6 +395,7 @@ class PolymarketMarketFeed:
         events = payload if isinstance(payload, list) else [payload]
         for event in events:
             self._on_event(sock, event)
+        sock.liveness.last_data = sock.last_data
         if sock.awaiting:
             sock.awaiting = {t for t in sock.awaiting if t in self.books
                              and not self.books[t].valid}
