@@ -4,7 +4,8 @@
 # "fair" probability per outcome (the outcomes of a game sum to 1), a few levels deep on each
 # side. At baseline the two venues agree, so buying both sides costs 1 + 2 x half-spread plus
 # fees: no arbitrage. Fair values drift in a bounded random walk, spreads widen and narrow, and
-# the maker re-quotes (cancel, then place), which is what produces the websocket deltas.
+# the maker re-quotes the levels that changed (cancel what moved, place what is new, leave
+# unchanged levels resting), which is what produces the websocket deltas.
 #
 # Arbitrage is injected the way it appears in real life: one venue lags. For a planned window,
 # the Polymarket quotes of one outcome are displaced by `shift` against Kalshi; if the shift
@@ -114,8 +115,10 @@ class MarketMaker:
     """Kalshi ticker -> (kind, shift, size) while an arbitrage window is open."""
     kalshi_house: str = ""
     _rng: random.Random = attrs.field(init=False)
-    _kalshi_orders: dict[str, list[str]] = attrs.Factory(dict)
-    _poly_orders: dict[str, list[str]] = attrs.Factory(dict)
+    _kalshi_orders: dict[str, dict[tuple[str, int], tuple[str, int]]] = attrs.Factory(dict)
+    """Kalshi ticker -> (book side, price) -> (resting house order id, size placed)."""
+    _poly_orders: dict[str, dict[tuple[Side, int], tuple[str, int]]] = attrs.Factory(dict)
+    """Condition id -> (side of the YES token, price) -> (house order id, size placed)."""
     requotes: int = 0
     _pairs: dict[str, TruthPair] = attrs.Factory(dict)
 
@@ -207,21 +210,24 @@ class MarketMaker:
 
     def _quote_kalshi(self, pair: TruthPair) -> None:
         ticker = pair.kalshi_ticker
-        for order_id in self._kalshi_orders.pop(ticker, []):
+        bids, asks = self._ladder(self.fair[ticker], self.half_spread[ticker], tick=CENT)
+        wanted = {("bid", p): None for p in bids} | {("ask", p): None for p in asks}
+        current = self._kalshi_orders.setdefault(ticker, {})
+        for key in [k for k in current if k not in wanted]:
+            order_id, _size = current.pop(key)
             try:
                 self.kalshi.cancel_order(self.kalshi_house, order_id)
             except Exception as err:  # noqa: BLE001 - an order filled by the bot is no longer resting
                 logger.debug("house cancel skipped for {}: {}", order_id, err)
-        bids, asks = self._ladder(self.fair[ticker], self.half_spread[ticker], tick=CENT)
-        placed: list[str] = []
-        for side, prices in (("bid", bids), ("ask", asks)):
-            for price in prices:
-                result = self.kalshi.place_order(self.kalshi_house, NewOrder(
-                    ticker=ticker, book_side=side, price=Price(price), count=self._size(),
-                    self_trade_prevention="maker"))
-                if result.order.status == "resting":
-                    placed.append(result.order.order_id)
-        self._kalshi_orders[ticker] = placed
+        for side, price in wanted:
+            if (side, price) in current:
+                continue
+            size = self._size()
+            result = self.kalshi.place_order(self.kalshi_house, NewOrder(
+                ticker=ticker, book_side=side, price=Price(price), count=size,
+                self_trade_prevention="maker"))
+            if result.order.status == "resting":
+                current[(side, price)] = (result.order.order_id, size)
 
     def _poly_quote(self, pair: TruthPair) -> tuple[int, Side | None, Qty]:
         """Fair of ``pair.yes_token`` on Polymarket, and which of its sides is the cheap one.
@@ -245,20 +251,26 @@ class MarketMaker:
         market = self.poly.market(pair.condition_id)
         fair, cheap_side, cheap_size = self._poly_quote(pair)
         fair = min(max(fair, 2 * CENT), ONE - 2 * CENT)
-        half = self.half_spread[pair.kalshi_ticker]
-        for order_id in self._poly_orders.pop(pair.condition_id, []):
-            self.poly.cancel_house_order(order_id)
-        placed: list[str] = []
+        bids, asks = self._ladder(fair, self.half_spread[pair.kalshi_ticker], tick=market.tick)
         # Quote the YES token on both sides; in Polymarket's unified book a YES ask at p is the
-        # NO token's bid at 1 - p, so this is the whole market.
-        bids, asks = self._ladder(fair, half, tick=market.tick)
+        # NO token's bid at 1 - p, so this is the whole market. The displaced best level of an
+        # open window carries exactly the planned size.
+        wanted: dict[tuple[Side, int], int | None] = {}
         for side, prices in ((Side.BUY, bids), (Side.SELL, asks)):
             for index, price in enumerate(prices):
-                size = cheap_size if side is cheap_side and index == 0 else self._size()
-                result = self.poly.place_house_order(pair.yes_token, side, Price(price), size)
-                if result.status == "live":
-                    placed.append(result.order_id)
-        self._poly_orders[pair.condition_id] = placed
+                wanted[(side, price)] = cheap_size if side is cheap_side and index == 0 else None
+        current = self._poly_orders.setdefault(pair.condition_id, {})
+        for key in list(current):
+            size = wanted.get(key, -1)
+            if size == -1 or (size is not None and size != current[key][1]):
+                self.poly.cancel_house_order(current.pop(key)[0])
+        for (side, price), size in wanted.items():
+            if (side, price) in current:
+                continue
+            size = size or self._size()
+            result = self.poly.place_house_order(pair.yes_token, side, Price(price), Qty(size))
+            if result.status == "live":
+                current[(side, price)] = (result.order_id, size)
 
 
 async def run_market_maker(maker: MarketMaker, plan: ScenarioPlan, *, step_s: float = 0.25,
