@@ -66,6 +66,7 @@ from actors.publisher import (
 from actors.reconcile import ReconcileParams, Reconciler
 from actors.risk import RiskActor, RiskLimits, open_risk_channel
 from actors.router import BookRouter
+from actors.stats_log import StatsLog, serve_stats_log
 from actors.supervisor import (
     MarketChanges,
     MarketSpec,
@@ -78,7 +79,7 @@ from actors.supervisor import (
 from actors.unwind import RepairParams
 from arb.book import KalshiBook, PolyBook
 from arb.config import ConfigError, Mode, Settings, Target
-from arb.discovery.fetch import fetch_listings, match_listings
+from arb.discovery.fetch import Listings, fetch_listings, match_listings
 from arb.discovery.leagues import load_leagues
 from arb.discovery.overrides import Overrides, load_overrides
 from arb.domain import Instrument, TimeInForce, Venue
@@ -86,8 +87,16 @@ from arb.edge import EdgeParams
 from arb.fees import KalshiFeeSchedule, PolyFeeSchedule
 from arb.ledger import Ledger
 from arb.logs import setup_logging
+from arb.markets import (
+    DecisionsWatcher,
+    MarketDecisions,
+    MarketsError,
+    apply_decisions,
+    decisions_path,
+)
 from arb.money import Money, Price, Qty
 from arb.pairs import MarketPair, Verdict
+from arb.stats import FeedStats
 from arb.tradelog import ledger_path
 from arb.venues.connect import (
     Endpoints,
@@ -109,6 +118,7 @@ from arb.venues.polymarket.feed import PolyFeedConfig, PolymarketMarketFeed, ser
 from arb.venues.polymarket.gamma import GammaError
 from arb.venues.polymarket.user_feed import UserFeedConfig, serve_polymarket_user_feed
 from arb.venues.protocol import (
+    FeedState,
     Fill,
     OrderResult,
     OutcomeUnknown,
@@ -269,6 +279,8 @@ class Discovered:
     """Every matched pair (tradable or not)."""
     ended: frozenset[str]
     """Kalshi tickers and Polymarket condition ids listed as closed or settled."""
+    listings: Listings | None = None
+    """What discovery saw; lets the operator's manually added pairs be built."""
 
     @property
     def tradable(self) -> tuple[MarketPair, ...]:
@@ -287,7 +299,7 @@ async def discover_pairs(settings: Settings, endpoints: Endpoints) -> Discovered
     result = match_listings(catalog, listings, _overrides(settings))
     return Discovered(tuple(accept_configured(result.pairs,
                                               settings.discovery.accept_basis_risk)),
-                      result.ended)
+                      result.ended, listings)
 
 
 @attrs.define(eq=False)
@@ -390,7 +402,40 @@ class PairRefresher:
     poly_feed: PolymarketMarketFeed
     kalshi_live: KalshiAdapter | None
     poly_live: PolymarketAdapter | None
+    decisions_file: Path | None = None
+    """The operator's pair decisions (``arb markets``); re-read about once a second."""
     refreshes: int = 0
+    decisions: MarketDecisions = attrs.field(factory=MarketDecisions)
+    _watcher: DecisionsWatcher | None = attrs.field(default=None, init=False)
+    _last: Discovered | None = attrs.field(default=None, init=False)
+
+    def _wanted(self, found: Discovered) -> tuple[MarketPair, ...]:
+        """Discovery's pairs with the operator's decisions applied, tradable ones only."""
+        catalog = load_leagues()
+
+        def league_of(series: str) -> str:
+            hit = catalog.by_series(series)
+            return hit[0].key if hit is not None else ""
+
+        pairs = apply_decisions(found.pairs, self.decisions, found.listings, league_of=league_of)
+        return tuple(p for p in pairs if p.tradable)
+
+    def poll_decisions(self) -> bool:
+        """Re-read the decisions file; True when they changed (a bad file keeps the old ones)."""
+        if self.decisions_file is None:
+            return False
+        if self._watcher is None:
+            self._watcher = DecisionsWatcher(self.decisions_file)
+        try:
+            decisions = self._watcher.poll()
+        except MarketsError as err:
+            self.alerts.publish(Alert("markets_file_invalid", Severity.WARNING,
+                                      f"{self.decisions_file}: {err}; previous decisions kept"))
+            return False
+        if decisions is None:
+            return False
+        self.decisions = decisions
+        return True
 
     def spec_for(self, pair: MarketPair) -> MarketSpec:
         """The current spec of ``pair`` if unchanged (so the supervisor keeps its actor)."""
@@ -405,8 +450,9 @@ class PairRefresher:
         return MarketSpec(pair, PairBooks(pair, k_book, yes_book, no_book), self.detect)
 
     async def apply(self, found: Discovered) -> MarketChanges:
+        self._last = found
         self.reconciler.note_ended(found.ended)
-        wanted = found.tradable
+        wanted = self._wanted(found)
         new_tickers = {p.kalshi.ticker for p in wanted} - self.traded.tickers
         new_tokens = {t for p in wanted for t in (p.poly.yes_token, p.poly.no_token)
                       } - self.traded.tokens
@@ -445,9 +491,16 @@ class PairRefresher:
         return changes
 
     async def serve(self) -> None:
-        """Refresh every ``discovery.refresh_s``; a failed discovery keeps the current pairs."""
+        """Rediscover every ``discovery.refresh_s`` and apply the operator's decisions as soon as
+        the decisions file changes; a failed discovery keeps the current pairs."""
+        next_discovery = trio.current_time() + self.settings.discovery.refresh_s
         while True:
-            await trio.sleep(self.settings.discovery.refresh_s)
+            await trio.sleep(min(DECISIONS_POLL_S, max(0.0, next_discovery - trio.current_time())))
+            if self.poll_decisions() and self._last is not None:
+                await self.apply(self._last)
+            if trio.current_time() < next_discovery:
+                continue
+            next_discovery = trio.current_time() + self.settings.discovery.refresh_s
             try:
                 found = await discover_pairs(self.settings, self.endpoints)
             except (Transient, OutcomeUnknown, CatalogError, GammaError, httpx.HTTPError) as err:
@@ -577,7 +630,9 @@ async def _run(config: BotConfig, stack: AsyncExitStack, ledger: Ledger, alerts:
                             market_params(settings), [], supervisor_params(settings),
                             new_id=ids)
     refresher = PairRefresher(settings, endpoints, traded, supervisor, reconciler, alerts,
-                              detect, kalshi_feed, poly_feed, kalshi_live, poly_live)
+                              detect, kalshi_feed, poly_feed, kalshi_live, poly_live,
+                              decisions_path(config.state_dir))
+    refresher.poll_decisions()
     # Before the supervisor runs, its markets are queued until the startup barrier.
     await refresher.apply(found)
     if poly_live is not None:
@@ -607,6 +662,16 @@ async def _run(config: BotConfig, stack: AsyncExitStack, ledger: Ledger, alerts:
     await nursery.start(partial(serve_publisher, publisher, port=settings.status.http_port))
     watch = HaltWatch(ledger, supervisor)
     await nursery.start(serve_halt_watch, watch)
+    stats_log = StatsLog(supervisor, ledger, tap.latency, feeds=(
+        lambda: _feed_stats(Venue.KALSHI, health, len(kalshi_feed.tickers),
+                            sum(1 for t in kalshi_feed.tickers
+                                if (b := kalshi_feed.book(t)) and b.valid),
+                            kalshi_feed.statistics().messages,
+                            kalshi_feed.statistics().reconnects),
+        lambda: _feed_stats(Venue.POLYMARKET, health, len(poly_feed.books),
+                            sum(1 for b in poly_feed.books.values() if b.valid),
+                            poly_feed.statistics().frames, poly_feed.statistics().reconnects)))
+    await nursery.start(serve_stats_log, stats_log, settings.status.stats_every_s)
     nursery.start_soon(refresher.serve)
     bot = Bot(config, ledger, traded, venues, supervisor, risk, alerts, tap, publisher,
               watch, endpoints, refresher, trio.current_time())
@@ -622,6 +687,15 @@ async def _run(config: BotConfig, stack: AsyncExitStack, ledger: Ledger, alerts:
 
 
 PAPER_FILL_POLL_S = 0.05
+DECISIONS_POLL_S = 1.0
+"""How soon an ``arb markets`` change reaches the running bot."""
+
+
+def _feed_stats(venue: Venue, health: HealthTap, subscribed: int, with_data: int,
+                messages: int, reconnects: int) -> FeedStats:
+    latest = health.latest.get(venue)
+    return FeedStats(venue.value, latest is not None and latest.state is FeedState.LIVE,
+                     subscribed, with_data, messages, reconnects)
 
 
 async def serve_paper_fills(venue: PaperVenue, fills: FillRouter) -> None:
