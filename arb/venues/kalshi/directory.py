@@ -31,10 +31,16 @@ class OrderDirectory:
             self._put(self._by_order, order_id, intent)
 
     def lookup(self, order_id: str | None = None, client_id: str | None = None) -> OrderIntent | None:
+        """The intent of a report; one naming both ids also links them, so later reports
+        naming only the order id (REST fills carry no client id) find the intent even when the
+        create answer was lost (a 5xx or a timeout after the venue placed the order)."""
         if order_id is not None and order_id in self._by_order:
             return self._by_order[order_id]
         if client_id is not None:
-            return self._by_client.get(client_id)
+            intent = self._by_client.get(client_id)
+            if intent is not None and order_id is not None:
+                self._put(self._by_order, order_id, intent)
+            return intent
         return None
 
     def __len__(self) -> int:
