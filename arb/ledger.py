@@ -57,7 +57,7 @@ from pathlib import Path
 import attrs
 
 from arb.domain import Instrument, Side, TimeInForce, Venue
-from arb.money import Money, Price, Qty
+from arb.money import Money, Price, Qty, complement
 from arb.orders import Leg, LegFill, LegState
 from arb.venues.protocol import Fill, FillStatus, OrderResult
 
@@ -783,6 +783,7 @@ class Ledger:
         if fill.venue is not fill.instrument.venue:
             raise LedgerError(f"{fill.instrument}: trade {trade_id} reported by {venue}")
         with self._write() as conn:
+            fill = self._in_intent_terms(conn, fill)
             row = conn.execute(
                 "SELECT venue_order_id, market, token, side, price, qty, status FROM fills "
                 "WHERE venue = ? AND trade_id = ?", (venue, trade_id)).fetchone()
@@ -1183,6 +1184,29 @@ class Ledger:
     def _read(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             yield self._conn
+
+    @staticmethod
+    def _in_intent_terms(conn: sqlite3.Connection, fill: Fill) -> Fill:
+        """A Kalshi fill in the terms of our intent for its order.
+
+        Kalshi reports direction only as exposure: a sell of YES at p and a buy of NO at 1 - p
+        are the same trade. A report read without the intent at hand (after a restart, the
+        adapter no longer knows the order) comes as "buy the exposure outcome"; booked as such
+        beside our "sell YES" it would be a conflict, or a YES and a NO position where the venue
+        holds none."""
+        if fill.venue is not Venue.KALSHI:
+            return fill
+        row = conn.execute(
+            "SELECT market, token, side FROM intents WHERE venue = ? AND (venue_order_id = ? "
+            "OR client_id = ?) LIMIT 1",
+            (fill.venue.value, fill.venue_order_id, fill.client_id)).fetchone()
+        if row is None or row[0] != fill.instrument.market:
+            return fill
+        token, side = row[1], row[2]
+        if token == fill.instrument.token or side == fill.side.value:
+            return fill  # already in our terms, or not the mirror image: compared as reported
+        return attrs.evolve(fill, instrument=Instrument(fill.venue, fill.instrument.market, token),
+                            side=Side(side), price=complement(fill.price))
 
     @staticmethod
     def _client_for_order(conn: sqlite3.Connection, fill: Fill) -> str | None:

@@ -1,10 +1,15 @@
 """Bugs the seeded chaos runs found, pinned at the layer where they were fixed."""
 from __future__ import annotations
 
-from arb.domain import Instrument, Outcome, Side, TimeInForce
-from arb.money import SCALE, parse_price
+import attrs
+import pytest
+
+from arb.domain import Instrument, Outcome, Side, TimeInForce, Venue
+from arb.ledger import FillConflict, Intent, Ledger
+from arb.money import SCALE, parse_price, parse_qty
 from arb.venues.kalshi.directory import OrderDirectory
 from arb.venues.kalshi.parse import OrderIntent, parse_fill
+from arb.venues.protocol import Fill, FillStatus
 
 TICKER = "KXEPLGAME-26NOV25LEEWOL-LEE"
 
@@ -35,3 +40,36 @@ def test_an_unknown_client_id_links_nothing():
     directory = OrderDirectory()
     assert directory.lookup("o-1", "c-unknown") is None
     assert directory.lookup("o-1") is None
+
+
+def _sell_yes_intent(ledger: Ledger) -> Instrument:
+    yes = Instrument.kalshi(TICKER, Outcome.YES)
+    ledger.record_intent(Intent("c-1", "x-1", f"{TICKER}|0xcond", "epl:LEEWOL", "unwind-1", yes,
+                                Side.SELL, parse_price("0.28"), parse_qty("5"),
+                                TimeInForce.IOC, "o-1"))
+    return yes
+
+
+def _kalshi_fill(instrument: Instrument, side: Side, price: str) -> Fill:
+    return Fill(Venue.KALSHI, "t-1", "o-1", None, instrument, side, parse_price(price),
+                parse_qty("5"), 0, True, FillStatus.CONFIRMED, 1_000)
+
+
+def test_a_kalshi_fill_reread_after_a_restart_is_the_same_trade_in_our_terms(tmp_path):
+    # seed 47, restart: a fresh process's adapter no longer knows the order, so the REST fill
+    # of our YES sell reads "buy NO at 0.72"; the ledger held it as "sell YES at 0.28" and
+    # refused it as a conflict, failing the restarted bot's startup reconciliation.
+    with Ledger.open(tmp_path / "live.sqlite3", mode="live") as ledger:
+        yes = _sell_yes_intent(ledger)
+        assert ledger.record_fill(_kalshi_fill(yes, Side.SELL, "0.28"))
+        mirrored = _kalshi_fill(Instrument.kalshi(TICKER, Outcome.NO), Side.BUY, "0.72")
+        assert ledger.record_fill(mirrored) is False
+        assert ledger.positions() == {yes: -parse_qty("5")}
+        # A different trade on the same order, also first seen in the other terms, is booked in
+        # ours (no NO position appears beside the YES one).
+        assert ledger.record_fill(attrs.evolve(mirrored, trade_id="t-2"))
+        assert ledger.positions() == {yes: -parse_qty("10")}
+        # Economics that are not the mirror image are still a conflict.
+        with pytest.raises(FillConflict):
+            ledger.record_fill(_kalshi_fill(Instrument.kalshi(TICKER, Outcome.NO), Side.BUY,
+                                            "0.70"))
