@@ -1,7 +1,8 @@
 """Terminal rendering of a status snapshot (rich). Pure: snapshot in, renderable out."""
 from __future__ import annotations
 
-from rich.console import Group
+from loguru import logger
+from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -14,7 +15,9 @@ AGING_S = 2.0
 
 
 def _price(value: int | None) -> str:
-    return "-" if value is None else format_fixed(value, 4)
+    """A price or per-contract cost to 4 decimals; an all-in cost with sub-tick fees is rounded
+    up (never understate what a pair costs)."""
+    return "-" if value is None else format_fixed(value, 4, Round.UP)
 
 
 def _qty(value: int | None) -> str:
@@ -103,3 +106,13 @@ def render(snap: StatusSnapshot) -> Group:
     """Every panel of the dashboard for one snapshot."""
     return Group(_risk_panel(snap), _pairs_table(snap), _opportunities_table(snap),
                  _feeds_table(snap), _alerts_panel(snap))
+
+
+def safe_render(snap: StatusSnapshot) -> RenderableType:
+    """``render``, but a view bug shows as a line of text instead of stopping the caller (the
+    demo's live view runs beside the bot: a viewer must never take trading down)."""
+    try:
+        return render(snap)
+    except Exception as err:  # noqa: BLE001 - any rendering bug; logged, the bot keeps running
+        logger.bind(actor="dashboard").exception("dashboard render failed")
+        return Text(f"dashboard render failed: {type(err).__name__}: {err}", style="bold red")

@@ -25,7 +25,7 @@ def _snapshot() -> StatusSnapshot:
             start_time="2026-01-09T03:00:00Z", state="watching",
             quotes=(Quote("kalshi", "SAC YES", 450_000, 120_000_000, 0.4),
                     Quote("polymarket", "Rockets", 530_000, 80_000_000, 2.7)),
-            best_kind="kalshi_yes_poly_no", combined_cost=995_000, net_edge_bps=50,
+            best_kind="kalshi_yes_poly_no", combined_cost=963_112, net_edge_bps=50,
             position="10 hedged"),),
         feeds=(FeedRow("kalshi", "live", 2, 10, 5321, 1, 0, 10),
                FeedRow("polymarket", "stale", 1, 20, 811, 0, 0, 18)),
@@ -69,7 +69,7 @@ def test_dashboard_renders_every_panel_headless():
     console.print(render(_snapshot()))
     out = console.export_text()
     for expected in ("breaker REDUCING", "reconciliation drift", "HOU @ SAC", "Rockets",
-                     "0.5300x80.00", "(2.7s)", "kalshi_yes_poly_no", "executed",
+                     "0.5300x80.00", "(2.7s)", "0.9632", "kalshi_yes_poly_no", "executed",
                      "one-sided fill", "event_exposure 2", "p99 96us", "$1.23", "Feeds",
                      "stale", "locked $0.12"):
         assert expected in out, expected
@@ -81,3 +81,15 @@ def test_status_command(tmp_path, capsys):
     write_snapshot(tmp_path, _snapshot())
     assert main(["status", "--state-dir", str(tmp_path), "--json"]) == 0
     assert from_json(capsys.readouterr().out) == _snapshot()
+
+
+def test_a_render_bug_is_shown_not_raised(monkeypatch):
+    import arb.dashboard as dashboard
+
+    def broken(snap):
+        raise ValueError("boom")
+
+    monkeypatch.setattr(dashboard, "_pairs_table", broken)
+    console = Console(record=True, width=120, color_system=None)
+    console.print(dashboard.safe_render(_snapshot()))
+    assert "dashboard render failed: ValueError: boom" in console.export_text()

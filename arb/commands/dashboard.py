@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from arb.dashboard import render
+from arb.dashboard import safe_render
 from arb.status import read_snapshot
 
 NAME = "dashboard"
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
                   refresh_per_second=4) as live:
             while True:
                 snapshot = read_snapshot(args.state_dir)
-                live.update(render(snapshot) if snapshot is not None else waiting)
+                live.update(safe_render(snapshot) if snapshot is not None else waiting)
                 time.sleep(args.refresh)
     except KeyboardInterrupt:
         return 0

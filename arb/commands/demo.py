@@ -252,11 +252,11 @@ async def _show_dashboard(bot, finished: trio.Event) -> None:
     from rich.console import Console
     from rich.live import Live
 
-    from arb.dashboard import render
+    from arb.dashboard import safe_render
     with Live(console=Console(), screen=False, refresh_per_second=2) as live:
         while not finished.is_set():
             if bot.publisher.latest is not None:
-                live.update(render(bot.publisher.latest))
+                live.update(safe_render(bot.publisher.latest))
             with trio.move_on_after(1.0):
                 await finished.wait()
 
