@@ -161,7 +161,7 @@ def _quote(books: PairBooks, instrument: Instrument, label: str, now: float) -> 
     level = books.best_ask(instrument) if books.seeded() else None
     book = books.kalshi if instrument.venue is Venue.KALSHI else (
         books.poly_yes if instrument.token == books.poly_yes.token_id else books.poly_no)
-    age = None if not book.valid else round(max(0.0, now - book.received_at), 3)
+    age = None if not book.valid else round(max(0.0, now - book.current_as_of()), 3)
     price, size = (None, None) if level is None else level
     return Quote(instrument.venue.value, label, price, size, age)
 
