@@ -57,6 +57,12 @@ class PairBooks:
             return self.kalshi.current_as_of()
         return self._poly(instrument).current_as_of()
 
+    def asks(self, instrument: Instrument) -> list[Level]:
+        """``instrument``'s ask ladder, best first (Kalshi: implied from the other side's bids)."""
+        if instrument.venue is Venue.KALSHI:
+            return self.kalshi.asks(instrument.kalshi_outcome)
+        return self._poly(instrument).asks()
+
     def best_ask(self, instrument: Instrument) -> Level | None:
         if instrument.venue is Venue.KALSHI:
             return self.kalshi.best_ask(instrument.kalshi_outcome)

@@ -30,9 +30,10 @@ from actors.legs import LegRunner, OrderDesk, OrderTag
 from actors.messages import ErrorOccurred, ExecutionOutcome, LegPlan
 from actors.unwind import Repair, RepairParams, taker_fee
 from arb import orders
+from arb.book import Level
 from arb.domain import TimeInForce, Venue
 from arb.edge import Opportunity
-from arb.money import Money, Qty, Round, format_trimmed, mul
+from arb.money import Money, Price, Qty, Round, format_trimmed, mul
 from arb.pairs import MarketPair
 from arb.venues.protocol import OrderRequest, Rejected
 
@@ -61,16 +62,29 @@ def plan_legs(pair: MarketPair, opportunity: Opportunity) -> tuple[LegPlan, ...]
         for leg in opportunity.legs)
 
 
-def still_valid(planned: Opportunity, repriced: Opportunity | None) -> bool:
-    """True if the re-priced opportunity still covers the plan at no worse limit prices."""
-    if repriced is None or repriced.kind != planned.kind or repriced.qty < planned.qty:
-        return False
-    for old, new in zip(planned.legs, repriced.legs, strict=True):
-        if old.instrument != new.instrument or old.side is not new.side:
+def fill_limit(asks: list[Level], qty: Qty) -> Price | None:
+    """The worst price needed to buy ``qty`` from ``asks`` (best first); None if too thin."""
+    left = qty
+    for price, size in asks:
+        left -= size
+        if left <= 0:
+            return price
+    return None
+
+
+def still_valid(planned: Opportunity, books: PairBooks) -> bool:
+    """True if every planned leg can still be bought in full at no worse than its planned limit
+    price on the current books.
+
+    Then the planned profit still stands (an all-in cost only rises with the price), whatever
+    a fresh detection would now prefer: more depth appearing behind the planned levels does not
+    expire a plan that is still there to take.
+    """
+    for leg in planned.legs:
+        needed = fill_limit(books.asks(leg.instrument), leg.qty)
+        if needed is None or needed > leg.limit_price:
             return False
-        if new.limit_price > old.limit_price:
-            return False
-    return repriced.profit > 0
+    return True
 
 
 @attrs.define(eq=False)

@@ -244,8 +244,7 @@ class MarketActor:
         recorded = False
         try:
             blocked = self.blocked()
-            if blocked is not None or not still_valid(
-                    opportunity, self.detect(self.pair, self.books)):
+            if blocked is not None or not still_valid(opportunity, self.books):
                 self.expired += 1
                 execution.outcome = ExecutionOutcome.EXPIRED
                 self.desk.ledger.record_aborted(

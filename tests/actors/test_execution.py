@@ -25,7 +25,7 @@ from actors.messages import DenyReason, ExecutionOutcome
 from actors.unwind import RepairParams
 from arb.domain import Instrument, Outcome, Side, Venue
 from arb.edge import EdgeParams
-from arb.money import Money, parse_money
+from arb.money import ONE, Money, Price, parse_money
 from arb.orders import LegState
 from arb.venues.protocol import FeedHealth, FeedState
 
@@ -153,11 +153,44 @@ async def test_price_move_between_detection_and_send_expires(tmp_path, autojump_
         await rig.nursery.start(actor.serve)
         rig.router.book_changed(Venue.KALSHI, pair.kalshi.ticker)
         await rig.settle()
-        assert calls == [True, False]
+        assert calls == [True]      # re-pricing reads the books, not a fresh detection
         assert actor.expired == 1 and actor.outcomes == {ExecutionOutcome.EXPIRED: 1}
         assert rig.timeline == [] and rig.ledger.unresolved_intents() == []
         assert rig.risk.statistics().open_reservations == 0
         assert rig.risk.consecutive_errors == 0
+
+
+async def test_more_depth_after_detection_does_not_expire_the_plan(tmp_path, autojump_clock):
+    """Liquidity that appears behind the planned levels between detection and send (a venue
+    publishing a new ladder level by level) leaves the plan takeable: it is executed, not
+    expired because a fresh detection would now size differently."""
+    async with open_rig(tmp_path) as rig:
+        pair = make_pair()
+        books = make_books(pair)
+        quote(books, poly_yes_ask=40, kalshi_no_ask=50, size=10)
+        detect = edge_detector(EdgeParams())
+        calls = []
+
+        def deepening_detector(p, b):
+            found = detect(p, b)
+            calls.append(found)
+            if len(calls) == 1:
+                # more size at worse (still profitable) prices behind both planned levels
+                b.poly_yes.apply_level(Side.SELL, cents(42), contracts(50),
+                                       received_at=trio.current_time())
+                b.kalshi.apply_delta(Outcome.YES, Price(ONE - cents(52)), contracts(50),
+                                     received_at=trio.current_time())
+            return found
+
+        actor = rig.market(pair, books, ONLY_CHANGES)
+        actor.detect = deepening_detector
+        await rig.nursery.start(actor.serve)
+        rig.router.book_changed(Venue.KALSHI, pair.kalshi.ticker)
+        await rig.settle()
+        assert calls[0] is not None and calls[0].qty == contracts(10)
+        assert detect(pair, books) is not None and detect(pair, books).qty > contracts(10)
+        assert actor.expired == 0
+        assert actor.outcomes == {ExecutionOutcome.HEDGED: 1}
 
 
 async def test_stale_book_blocks_detection(tmp_path, autojump_clock):
