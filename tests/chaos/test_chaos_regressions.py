@@ -7,6 +7,7 @@ import pytest
 from arb.domain import Instrument, Outcome, Side, TimeInForce, Venue
 from arb.ledger import FillConflict, Intent, Ledger
 from arb.money import SCALE, parse_price, parse_qty
+from arb.sim.world import build_world
 from arb.venues.kalshi.directory import OrderDirectory
 from arb.venues.kalshi.parse import OrderIntent, parse_fill
 from arb.venues.protocol import Fill, FillStatus
@@ -73,3 +74,13 @@ def test_a_kalshi_fill_reread_after_a_restart_is_the_same_trade_in_our_terms(tmp
         with pytest.raises(FillConflict):
             ledger.record_fill(_kalshi_fill(Instrument.kalshi(TICKER, Outcome.NO), Side.BUY,
                                             "0.70"))
+
+
+def test_a_client_balance_fault_is_not_taken_by_the_house_market_maker():
+    # Chaos draws `poly-no-balance` (reject the next client order for balance): the house
+    # market maker's next quote took it, raised, and the exception ended the simulated world.
+    world = build_world(5, leagues=("nba",))
+    world.poly.faults.insufficient_balance_next_orders = 1
+    token = world.slate.pairs[0].yes_token
+    world.poly.place_house_order(token, Side.BUY, parse_price("0.01"), parse_qty("10"))
+    assert world.poly.faults.insufficient_balance_next_orders == 1
