@@ -219,6 +219,8 @@ class MarketMaker:
                 self.kalshi.cancel_order(self.kalshi_house, order_id)
             except Exception as err:  # noqa: BLE001 - an order filled by the bot is no longer resting
                 logger.debug("house cancel skipped for {}: {}", order_id, err)
+        if not (self.kalshi.exchange_active and self.kalshi.trading_active):
+            return  # a trading pause stops the house too; it quotes again on a later requote
         for side, price in wanted:
             if (side, price) in current:
                 continue

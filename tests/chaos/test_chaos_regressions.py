@@ -6,7 +6,8 @@ import pytest
 
 from arb.domain import Instrument, Outcome, Side, TimeInForce, Venue
 from arb.ledger import FillConflict, Intent, Ledger
-from arb.money import SCALE, parse_price, parse_qty
+from arb.money import CENT, SCALE, parse_price, parse_qty
+from arb.sim.kalshi.faults import faults_of
 from arb.sim.world import build_world
 from arb.venues.kalshi.directory import OrderDirectory
 from arb.venues.kalshi.parse import OrderIntent, parse_fill
@@ -84,3 +85,21 @@ def test_a_client_balance_fault_is_not_taken_by_the_house_market_maker():
     token = world.slate.pairs[0].yes_token
     world.poly.place_house_order(token, Side.BUY, parse_price("0.01"), parse_qty("10"))
     assert world.poly.faults.insufficient_balance_next_orders == 1
+
+
+def test_the_house_market_maker_waits_out_a_kalshi_trading_pause():
+    # Chaos draws `kalshi-pause`: the house's next Kalshi quote was refused (trading paused),
+    # and the exception ended the simulated world.
+    world = build_world(5, leagues=("nba",))
+    maker, game = world.maker, world.maker.games[0]
+    resting = world.kalshi.account(maker.kalshi_house).resting
+    maker.quote_all()
+    quoted = len(resting)
+    assert quoted > 0
+    faults_of(world.kalshi).pause_trading(True)
+    maker.fair[game.pairs[0].kalshi_ticker] += 5 * CENT  # every level moves: cancel, requote
+    maker.requote(game)
+    assert len(resting) < quoted
+    faults_of(world.kalshi).pause_trading(False)
+    maker.requote(game)
+    assert len(resting) == quoted
