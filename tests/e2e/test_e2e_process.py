@@ -92,8 +92,11 @@ async def test_sigkill_during_an_execution_then_restart_from_the_ledger(tmp_path
     async with trio.open_nursery() as nursery:
         await nursery.start(serve_world, world, tmp_path / "sim")
         first = await _start(tmp_path, "first")
-        await poll_until(lambda: executions_in_flight(ledger_file) > 0, within_s=60,
-                         every_s=0.01)
+        # Kill while an execution is in flight and at least one of its orders has reached a
+        # venue (reliability row 15: between sending a leg and recording the answer).
+        await poll_until(lambda: executions_in_flight(ledger_file) > 0 and bool(
+            kalshi_client_ids(world) or world.poly.orders_of(world.poly_address, open_only=False)),
+            within_s=60, every_s=0.005)
         first.kill()
         assert await first.wait() == -signal.SIGKILL
         sent_before = len(kalshi_client_ids(world))
