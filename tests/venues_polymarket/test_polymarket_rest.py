@@ -473,3 +473,41 @@ async def test_malformed_pages_are_transient() -> None:
             await rest.trades()
         with pytest.raises(Transient, match="open orders: expected"):
             await rest.open_orders()
+
+
+async def test_after_a_429_orders_are_refused_unsent_and_reads_wait(autojump_clock) -> None:
+    """Reliability row 6: a 429 opens a back-off window; no retry storm: order posts in it are
+    refused locally (nothing reaches the venue), reads wait for it; the window doubles on
+    repeated 429s and clears after a success."""
+    clob = FakeClob()
+    statuses = [429, 429, 200]
+    book = {"market": COND, "asset_id": TOKEN, "timestamp": "1", "hash": "h", "bids": [],
+            "asks": [], "min_order_size": "5", "tick_size": "0.01", "neg_risk": False,
+            "last_trade_price": "0.5"}
+
+    def book_route(request: httpx.Request) -> httpx.Response:
+        status = statuses.pop(0)
+        if status == 429:
+            return httpx.Response(429, json={"error": "Too Many Requests"})
+        return httpx.Response(200, content=json.dumps(book).encode())
+
+    clob.routes[("GET", "/book")] = book_route
+    async with open_polymarket_rest("http://clob", signer=_signer(), creds=CREDS,
+                                    transport=clob) as rest:
+        adapter = _adapter(rest)
+        with pytest.raises(Transient):
+            await rest.book(TOKEN)
+        assert rest.throttled_until == trio.current_time() + 0.25
+        sent = len(clob.requests)
+        with pytest.raises(Transient, match="not sent, rate limited"):
+            await adapter.submit(adapter.prepare(_request(tif=TimeInForce.IOC, qty="10")))
+        assert len(clob.requests) == sent            # the order never left
+        start = trio.current_time()
+        with pytest.raises(Transient):
+            await rest.book(TOKEN)                   # waited, then a second 429
+        assert trio.current_time() - start == 0.25
+        assert rest.throttled_until == trio.current_time() + 0.5
+        await rest.book(TOKEN)                       # waits 0.5 s, then succeeds
+        assert trio.current_time() - start == 0.75
+        assert rest.throttled_until <= trio.current_time()
+        assert rest.throttled == 3

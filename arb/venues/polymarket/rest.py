@@ -14,7 +14,9 @@
 #   connect failure / pool timeout (nothing sent)      -> Transient
 #   read/write timeout, reset, protocol error, 5xx     -> OutcomeUnknown for mutations,
 #                                                         Transient for reads (re-reading is safe)
-#   429 (throttled before processing)                  -> Transient
+#   429 (throttled before processing)                  -> Transient, and a back-off window
+#                                                         in which reads wait and orders are
+#                                                         refused unsent
 #   425, 503 cancel-only / post-only / disabled        -> TradingPaused (a Rejected)
 #   401, 403 (bad key, signature, clock, geoblock)     -> AuthError
 #   other 4xx                                          -> Rejected with the venue's text and code
@@ -34,6 +36,7 @@ from typing import Any
 
 import attrs
 import httpx
+import trio
 
 from arb.book import Level
 from arb.domain import Side, Venue
@@ -53,6 +56,9 @@ MAX_PAGES = 200
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 _ERROR_CODE_RE = re.compile(r"\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)\b")
 _V = Venue.POLYMARKET
+THROTTLE_FIRST_S = 0.25
+THROTTLE_MAX_S = 8.0
+"""After a 429 the client backs off 0.25 s, doubling per further 429 up to 8 s."""
 
 
 @attrs.frozen
@@ -402,13 +408,40 @@ class PolymarketRest:
     wall_clock: Callable[[], float] = time.time
     """Local wall clock in seconds; ``clock_offset_s`` corrects it towards the server's."""
     clock_offset_s: int = 0
+    throttled_until: float = 0.0
+    """Trio time before which no request is sent after a 429 (reliability row 6)."""
+    _throttle_s: float = attrs.field(default=0.0, alias="_throttle_s")
+    throttled: int = 0
+    """Requests refused locally (orders) or held back (reads) by the 429 pacing."""
 
     def _timestamp(self) -> int:
         return int(self.wall_clock()) + self.clock_offset_s
 
+    async def _pace(self, what: str, mutating: bool) -> None:
+        """After a 429, hold reads until the back-off window passes and refuse writes at once:
+        a taker leg sent seconds late would trade a book that has moved, so it is better not
+        sent (``Transient``: provably nothing reached the venue). No retry storm either way."""
+        now = trio.current_time()
+        if now >= self.throttled_until:
+            return
+        self.throttled += 1
+        if mutating:
+            raise Transient(_V, f"{what}: not sent, rate limited for another "
+                                f"{self.throttled_until - now:.2f} s after HTTP 429",
+                            status=429, code="RATE_LIMITED")
+        await trio.sleep_until(self.throttled_until)
+
+    def _note_throttle(self, status: int) -> None:
+        if status == 429:
+            self._throttle_s = min(max(self._throttle_s * 2, THROTTLE_FIRST_S), THROTTLE_MAX_S)
+            self.throttled_until = trio.current_time() + self._throttle_s
+        else:
+            self._throttle_s = 0.0
+
     async def _request(self, method: str, path: str, *, what: str, mutating: bool,
                        params: dict[str, str] | None = None, body: bytes = b"",
                        auth: int = 0, nonce: int = 0) -> httpx.Response:
+        await self._pace(what, mutating)
         headers = {"Content-Type": "application/json"} if body else {}
         if auth == 1:
             headers.update(l1_headers(self._need_signer(), timestamp_s=self._timestamp(),
@@ -427,6 +460,7 @@ class PolymarketRest:
         except httpx.TransportError as exc:
             cls = OutcomeUnknown if mutating else Transient
             raise cls(_V, f"{what}: sent, no answer ({type(exc).__name__}: {exc})") from exc
+        self._note_throttle(response.status_code)
         if not 200 <= response.status_code < 300:
             raise classify_status(response, what=what, mutating=mutating)
         return response
