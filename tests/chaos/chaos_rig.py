@@ -50,7 +50,13 @@ SIM_FAULTS: dict[str, tuple[float, float]] = {
     "poly-hang": (1, 1),
     "poly-delayed": (1, 2),
     "poly-ghost": (1, 1),
+    "kalshi-terminal": (1, 1),
+    "kalshi-pause": (1.0, 2.5),
+    "poly-5xx": (1, 2),
+    "poly-no-balance": (1, 1),
 }
+"""Not drawn: ``poly-425`` and ``poly-cancel-only``. An order meeting either keeps Polymarket
+inactive for the adapter's ``PAUSE_HOLD_S`` (30 s, by design), longer than a seed's run."""
 PAIR_FAULTS = ("poly-tick", "actor-cancel", "actor-crash", "actor-crash-reserved")
 """Faults aimed at one pair (by index into the bot's pairs): a sibling is not hit."""
 OTHER_FAULTS = ("kalshi-5xx-after-accept",)
@@ -142,7 +148,8 @@ def armed_order_faults(world: SimWorld) -> dict[str, int]:
     k, p = faults_of(world.kalshi), world.poly.faults
     armed = {"kalshi-hang": k.hang_orders, "kalshi-5xx-after-accept": len(k.fail_after_accept),
              "poly-hang": p.hang_next_order_responses, "poly-delayed": p.delay_next_orders,
-             "poly-ghost": p.ghost_next_trades}
+             "poly-ghost": p.ghost_next_trades,
+             "poly-no-balance": p.insufficient_balance_next_orders}
     return {name: n for name, n in armed.items() if n}
 
 
