@@ -24,7 +24,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -105,28 +105,25 @@ def _opt_str(d: Mapping[str, Any], key: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _price(d: Mapping[str, Any], key: str, where: str) -> Price:
+def _number(d: Mapping[str, Any], key: str, where: str, parse: Callable[..., int]) -> int:
+    """``d[key]`` parsed with ``parse`` (an ``arb.money`` parser); a bad value is a WireError."""
     value = _field(d, key, where)
     try:
-        return parse_price(value, what=f"{where} {key}")
+        return parse(value, what=f"{where} {key}")
     except MoneyError as exc:
         raise WireError(str(exc)) from None
+
+
+def _price(d: Mapping[str, Any], key: str, where: str) -> Price:
+    return Price(_number(d, key, where, parse_price))
 
 
 def _count(d: Mapping[str, Any], key: str, where: str) -> Qty:
-    value = _field(d, key, where)
-    try:
-        return parse_qty(value, what=f"{where} {key}")
-    except MoneyError as exc:
-        raise WireError(str(exc)) from None
+    return Qty(_number(d, key, where, parse_qty))
 
 
 def _money(d: Mapping[str, Any], key: str, where: str) -> Money:
-    value = _field(d, key, where)
-    try:
-        return parse_money(value, what=f"{where} {key}")
-    except MoneyError as exc:
-        raise WireError(str(exc)) from None
+    return Money(_number(d, key, where, parse_money))
 
 
 def _opt_money(d: Mapping[str, Any], key: str, where: str) -> Money:
