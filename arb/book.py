@@ -155,8 +155,29 @@ class Liveness:
     last_data: float = 0.0
 
 
+class _BookState:
+    """What both book kinds share: validity and how current they are known to be."""
+
+    valid: bool
+    invalid_reason: str
+    received_at: float
+    liveness: Liveness | None
+
+    def invalidate(self, reason: str) -> None:
+        """Mark the book unusable until the next snapshot (gap, stale feed, reconnect)."""
+        self.valid = False
+        self.invalid_reason = reason
+
+    def current_as_of(self) -> float:
+        """The latest feed time this book is known to be current: its own last update, or the
+        last data frame of the connection that vouches for it, whichever is later."""
+        if self.liveness is None:
+            return self.received_at
+        return max(self.received_at, self.liveness.last_data)
+
+
 @attrs.define(eq=False)
-class KalshiBook:
+class KalshiBook(_BookState):
     """The bids-only book of one Kalshi market, both outcomes, each stored in its own prices."""
 
     ticker: str
@@ -245,18 +266,6 @@ class KalshiBook:
         self.venue_ts_ms = venue_ts_ms
         self.updates += 1
 
-    def current_as_of(self) -> float:
-        """The latest feed time this book is known to be current: its own last update, or the
-        last data frame of the connection that vouches for it, whichever is later."""
-        if self.liveness is None:
-            return self.received_at
-        return max(self.received_at, self.liveness.last_data)
-
-    def invalidate(self, reason: str) -> None:
-        """Mark the book unusable until the next snapshot (gap, stale feed, reconnect)."""
-        self.valid = False
-        self.invalid_reason = reason
-
     def best_bid(self, outcome: Outcome) -> Level | None:
         """Best bid to buy ``outcome``, in that outcome's own prices."""
         return (self._yes if outcome is Outcome.YES else self._no).highest()
@@ -287,7 +296,7 @@ class KalshiBook:
 
 
 @attrs.define(eq=False)
-class PolyBook:
+class PolyBook(_BookState):
     """The book of one Polymarket outcome token: bids and asks in that token's prices."""
 
     token_id: str
@@ -377,18 +386,6 @@ class PolyBook:
         """Apply a ``tick_size_change``; resting levels are kept as the venue reports them."""
         self._check_tick(tick)
         self.tick = tick
-
-    def current_as_of(self) -> float:
-        """The latest feed time this book is known to be current: its own last update, or the
-        last data frame of the connection that vouches for it, whichever is later."""
-        if self.liveness is None:
-            return self.received_at
-        return max(self.received_at, self.liveness.last_data)
-
-    def invalidate(self, reason: str) -> None:
-        """Mark the book unusable until the next snapshot."""
-        self.valid = False
-        self.invalid_reason = reason
 
     def best_bid(self) -> Level | None:
         return self._bids.highest()
